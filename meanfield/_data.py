@@ -1,0 +1,102 @@
+"""Data sets: the arrays a problem is solved on.
+
+A `Data` holds inputs x (n, d), targets y (n, C) and weights omega (n,) that define the data
+average used by the training-dynamics mean field,
+
+    E_x[g(x)] = sum_mu omega_mu g(x_mu),
+
+so that a finite sample has omega_mu = 1/n and an infinite-data task has quadrature weights. The
+Bayesian theory sums over training points without weights (a likelihood per point); it uses x and
+y only.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+
+def _as_2d(name: str, value, *, ndim_hint: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array {ndim_hint}, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = int((~np.isfinite(arr)).sum())
+        raise ValueError(f"{name} contains {bad} non-finite value(s); clean or drop those rows")
+    return arr
+
+
+class Data(eqx.Module):
+    """Inputs, targets and averaging weights of one split.
+
+    Attributes:
+        x: inputs, shape (n, d).
+        y: targets, shape (n, C).
+        weights: averaging weights, shape (n,), non-negative and summing to one.
+    """
+
+    x: Float[Array, "n d"]
+    y: Float[Array, "n c"]
+    weights: Float[Array, " n"]
+
+    def __init__(self, x, y, weights=None):
+        x_arr = _as_2d("x", x, ndim_hint="(n, d)")
+        y_arr = _as_2d("y", y, ndim_hint="(n, C) or a 1-D array of n targets")
+        if x_arr.shape[0] != y_arr.shape[0]:
+            raise ValueError(
+                f"x and y must have the same number of rows, got x {x_arr.shape} and y {y_arr.shape}"
+            )
+        if x_arr.shape[0] == 0:
+            raise ValueError("a data set needs at least one point, got n = 0")
+        n = x_arr.shape[0]
+        if weights is None:
+            w_arr = np.full(n, 1.0 / n)
+        else:
+            w_arr = np.asarray(weights, dtype=np.float64).reshape(-1)
+            if w_arr.shape != (n,):
+                raise ValueError(f"weights must have shape ({n},), got {w_arr.shape}")
+            if not np.all(np.isfinite(w_arr)) or np.any(w_arr < 0) or w_arr.sum() <= 0:
+                raise ValueError("weights must be finite, non-negative and not all zero")
+            w_arr = w_arr / w_arr.sum()
+        self.x = jnp.asarray(x_arr)
+        self.y = jnp.asarray(y_arr)
+        self.weights = jnp.asarray(w_arr)
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.x.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.y.shape[1])
+
+
+class Task(eqx.Module):
+    """A learning problem: a training split, a test split and a name.
+
+    `classification` marks targets whose arg-max is the class (accuracy is then reported).
+    """
+
+    train: Data
+    test: Data
+    name: str = eqx.field(static=True, default="task")
+    classification: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        if self.train.dim != self.test.dim:
+            raise ValueError(
+                f"train and test inputs must have the same dimension, got {self.train.dim} and {self.test.dim}"
+            )
+        if self.train.n_outputs != self.test.n_outputs:
+            raise ValueError(
+                f"train and test targets must have the same number of outputs, got "
+                f"{self.train.n_outputs} and {self.test.n_outputs}"
+            )
