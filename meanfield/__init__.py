@@ -6,6 +6,51 @@ import jax as _jax
 # solves lose digits in float32); particle steps may run in float32 when a solver asks for it.
 _jax.config.update("jax_enable_x64", True)
 
+from ._activations import (
+    ACTIVATION_NAMES as ACTIVATION_NAMES,
+    Activation as Activation,
+    Erf as Erf,
+    HardTanh as HardTanh,
+    Identity as Identity,
+    Quadratic as Quadratic,
+    ReLU as ReLU,
+    Tanh as Tanh,
+    activation_from_name as activation_from_name,
+)
 from ._data import Data as Data, Task as Task
+from ._kernels import (
+    empirical_nngp_kernel as empirical_nngp_kernel,
+    empirical_ntk_kernel as empirical_ntk_kernel,
+    gp_posterior as gp_posterior,
+    nngp_kernel as nngp_kernel,
+    ntk_kernel as ntk_kernel,
+)
 
 __version__ = "0.1.0"
+from ._tasks import (
+    cubic_teacher as cubic_teacher,
+    finite_dataset as finite_dataset,
+    gaussian_inputs as gaussian_inputs,
+    modular_addition as modular_addition,
+    modular_addition_pairs as modular_addition_pairs,
+    modular_addition_split as modular_addition_split,
+    named_target as named_target,
+)
+from ._particles import Particles as Particles
+from ._bayesian import (
+    BayesianBackground as BayesianBackground,
+    BayesianProblem as BayesianProblem,
+    CavityAction as CavityAction,
+    LinearisedAction as LinearisedAction,
+)
+from ._dynamics import (
+    ResidualBackground as ResidualBackground,
+    TrainingProblem as TrainingProblem,
+    TrainingRun as TrainingRun,
+    train_network as train_network,
+)
+from ._foreground import GradientDescent as GradientDescent, Grid as Grid, Langevin as Langevin
+from ._mixing import Anderson as Anderson, Damped as Damped
+from ._solution import Solution as Solution, SolveError as SolveError, Status as Status
+from ._solve import FixedPoint as FixedPoint, solve as solve
+from ._free_energy import FreeEnergy as FreeEnergy, free_energy as free_energy

@@ -1,0 +1,206 @@
+"""The fixed-point iterator against independent references (physics.md sections 2 and 4)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import meanfield as mf
+from meanfield import _solve
+from meanfield._activations import Erf, Identity, Quadratic, Tanh
+from meanfield._foreground import LangevinState
+
+
+def _task_1d(n=10):
+    x = np.linspace(-2.0, 2.0, n)[:, None]
+    return mf.finite_dataset(x, np.tanh(2.0 * x))
+
+
+def _task_2d(n=16, seed=0):
+    return mf.cubic_teacher(2, n, eps=0.3, n_test=50, seed=seed)
+
+
+def _rel(a, b):
+    return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
+
+
+def _grid_solve(problem, n_points=401, extent=8.0):
+    solver = mf.FixedPoint(foreground=mf.Grid(n_points=n_points, extent=extent),
+                           mixing=mf.Anderson(), rtol=1e-9, max_iterations=200)
+    return mf.solve(problem, solver, progress=False)
+
+
+def test_gp_limit_equals_nngp_regression():
+    """With c = sigma_a2/N -> 0 the neurons stay at the prior: Q = NNGP kernel, fbar = GP mean."""
+    task = _task_1d()
+    problem = mf.BayesianProblem(task, Erf(), width=1e9, noise=0.01)
+    sol = mf.solve(problem, mf.FixedPoint(n_particles=8192), key=3, progress=False)
+    x = task.train.x
+    # analytic NNGP kernel of the erf network (arcsine kernel, Williams 1997), sigma_w2 = d = 1
+    g = x @ x.T
+    diag = jnp.diag(g)
+    k_nngp = (2 / jnp.pi) * jnp.arcsin(2 * g / jnp.sqrt((1 + 2 * diag)[:, None] * (1 + 2 * diag)[None, :]))
+    err = _rel(sol.field, k_nngp)
+    assert err < 4 * sol.noise_floor + 1e-3, (err, sol.noise_floor)
+    gp_mean = k_nngp @ jnp.linalg.solve(k_nngp + 0.01 * jnp.eye(x.shape[0]), task.train.y)
+    x_test = jnp.linspace(-2.5, 2.5, 7)[:, None]
+    gt = x_test @ x.T
+    dt = jnp.sum(x_test**2, axis=1)
+    k_star = (2 / jnp.pi) * jnp.arcsin(2 * gt / jnp.sqrt((1 + 2 * dt)[:, None] * (1 + 2 * diag)[None, :]))
+    gp_star = k_star @ jnp.linalg.solve(k_nngp + 0.01 * jnp.eye(x.shape[0]), task.train.y)
+    assert float(jnp.max(jnp.abs(sol.predict(x) - gp_mean))) < 0.05
+    assert float(jnp.max(jnp.abs(sol.predict(x_test) - gp_star))) < 0.05
+    # the exact (grid) solution is the GP to quadrature accuracy
+    grid = _grid_solve(problem)
+    assert _rel(grid.field, k_nngp) < 1e-6
+
+
+@pytest.mark.parametrize("activation", [Erf(), Tanh()], ids=["erf", "tanh"])
+def test_particles_match_grid_1d(activation):
+    problem = mf.BayesianProblem(_task_1d(), activation, width=1.0, noise=0.01)
+    grid = _grid_solve(problem, n_points=801, extent=10.0)
+    gp = _grid_solve(mf.BayesianProblem(_task_1d(), activation, width=1e9, noise=0.01))
+    sol = mf.solve(problem, mf.FixedPoint(n_particles=4096, mixing=mf.Anderson()), key=1,
+                   progress=False)
+    err = _rel(sol.field, grid.field)
+    feature_learning = _rel(gp.field, grid.field)
+    assert feature_learning > 0.2  # the case is far from the GP
+    assert err < 5 * sol.noise_floor, (err, sol.noise_floor)
+
+
+@pytest.mark.parametrize("activation", [Erf(), Tanh()], ids=["erf", "tanh"])
+def test_particles_match_grid_2d(activation):
+    task = _task_2d()
+    problem = mf.BayesianProblem(task, activation, width=10.0, noise=0.01)
+    grid = _grid_solve(problem, n_points=121, extent=9.0)
+    gp = _grid_solve(mf.BayesianProblem(task, activation, width=1e9, noise=0.01), n_points=121,
+                     extent=9.0)
+    sol = mf.solve(problem, mf.FixedPoint(n_particles=4096, mixing=mf.Anderson()), key=2,
+                   progress=False)
+    err = _rel(sol.field, grid.field)
+    assert _rel(gp.field, grid.field) > 0.1
+    assert err < 5 * sol.noise_floor, (err, sol.noise_floor)
+
+
+def test_resampled_foreground_reproduces_background():
+    """Fresh particles from the prior, moved against the frozen final background, give it back."""
+    problem = mf.BayesianProblem(_task_2d(), Erf(), width=10.0, noise=0.01)
+    sol = mf.solve(problem, mf.FixedPoint(n_particles=4096), key=4, progress=False)
+    fg = mf.Langevin(n_steps=100)
+    particles, state = fg.init(problem, jax.random.PRNGKey(99), 4096)
+    state = LangevinState(jnp.asarray(sol.history["step_size"][-1]))
+    for i in range(6):
+        particles, state, _ = fg.run(problem, particles, sol.background,
+                                     jax.random.PRNGKey(100 + i), state)
+    fresh, noise = _solve.measure(problem, particles, 8, True)
+    norm = float(jnp.linalg.norm(sol.field))
+    # both the fresh estimate and the solution carry Monte-Carlo noise of this size
+    assert _rel(jnp.asarray(fresh), sol.field) < 5 * np.hypot(noise / norm, sol.noise_floor)
+
+
+def test_anderson_and_damped_reach_the_same_fixed_point():
+    problem = mf.BayesianProblem(_task_2d(), Erf(), width=10.0, noise=0.01)
+    grid = mf.Grid(n_points=121, extent=9.0)
+    damped = mf.solve(problem, mf.FixedPoint(foreground=grid, mixing=mf.Damped(0.5), rtol=1e-8,
+                                             max_iterations=500), progress=False)
+    anderson = mf.solve(problem, mf.FixedPoint(foreground=grid, mixing=mf.Anderson(), rtol=1e-8),
+                        progress=False)
+    assert _rel(damped.field, anderson.field) < 1e-6
+    assert anderson.iterations < damped.iterations
+
+
+def test_cavity_reduces_to_linearised_with_trace_at_weak_coupling():
+    task = _task_1d()
+    lin = _grid_solve(mf.BayesianProblem(task, Erf(), width=1e3, noise=0.1,
+                                         action=mf.LinearisedAction(trace_term=True)))
+    cav = _grid_solve(mf.BayesianProblem(task, Erf(), width=1e3, noise=0.1,
+                                         action=mf.CavityAction()))
+    gp = _grid_solve(mf.BayesianProblem(task, Erf(), width=1e9, noise=0.1))
+    assert _rel(lin.field, cav.field) < 0.05 * _rel(lin.field, gp.field)
+
+
+def test_unbounded_action_is_refused():
+    task = mf.modular_addition(5, 0.5, seed=0)
+    with pytest.raises(ValueError, match="stabiliser"):
+        mf.BayesianProblem(task, Quadratic(), width=10.0, noise=0.1)
+    mf.BayesianProblem(task, Quadratic(), width=10.0, noise=0.1, action=mf.CavityAction())
+    mf.BayesianProblem(task, Quadratic(), width=10.0, noise=0.1,
+                       action=mf.LinearisedAction(stabiliser=1.0))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(width=0.0), "width"), (dict(noise=-1.0), "noise"), (dict(sigma_a2=float("nan")), "sigma_a2"),
+])
+def test_bad_problem_arguments(kwargs, match):
+    base = dict(width=1.0, noise=0.1)
+    base.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        mf.BayesianProblem(_task_1d(), Erf(), **base)
+
+
+def test_non_convergence_raises_with_advice():
+    problem = mf.BayesianProblem(_task_1d(), Erf(), width=1.0, noise=0.01)
+    solver = mf.FixedPoint(n_particles=256, max_iterations=2, rtol=1e-12, noise_factor=0.0)
+    with pytest.raises(mf.SolveError, match="not converged.*Try more iterations") as info:
+        mf.solve(problem, solver, progress=False)
+    assert info.value.solution.status == mf.Status.MAX_ITERATIONS
+    sol = mf.solve(problem, solver, progress=False, throw=False)
+    assert sol.status == "max_iterations" and not sol.converged
+
+
+def test_runaway_particles_are_reported_not_returned():
+    """Unadjusted Langevin with an absurd step size on a linear network: particles blow up."""
+    x = np.linspace(-1, 1, 8)[:, None]
+    task = mf.finite_dataset(x, 3 * x)
+    problem = mf.BayesianProblem(task, Identity(), width=1.0, noise=0.01)
+    solver = mf.FixedPoint(n_particles=128, max_iterations=50, burn_in=0,
+                           foreground=mf.Langevin(step_size=1e3, metropolis=False))
+    with pytest.raises(mf.SolveError, match="nonfinite.*non-finite") as info:
+        mf.solve(problem, solver, progress=False)
+    assert info.value.solution.status == mf.Status.NONFINITE
+
+
+def test_interrupted_solve_resumes_to_the_same_answer(tmp_path, monkeypatch):
+    problem = mf.BayesianProblem(_task_1d(), Erf(), width=1.0, noise=0.01)
+    solver = mf.FixedPoint(n_particles=512, mixing=mf.Anderson(), max_iterations=8, rtol=1e-12,
+                           noise_factor=0.0)
+    full = mf.solve(problem, solver, key=5, progress=False, throw=False)
+    path = tmp_path / "ckpt.npz"
+    real = _solve.measure
+    calls = {"n": 0}
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_solve, "measure", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        mf.solve(problem, solver, key=5, progress=False, throw=False, checkpoint=path,
+                 checkpoint_every=1)
+    monkeypatch.setattr(_solve, "measure", real)
+    assert path.exists()
+    resumed = mf.solve(problem, solver, key=5, progress=False, throw=False, checkpoint=path)
+    assert resumed.iterations == full.iterations
+    np.testing.assert_allclose(np.asarray(resumed.field), np.asarray(full.field), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(resumed.particles.theta),
+                               np.asarray(full.particles.theta), rtol=1e-12)
+    # a checkpoint from another run is refused with a clear message
+    with pytest.raises(ValueError, match="different problem"):
+        mf.solve(problem, solver, key=6, progress=False, throw=False, checkpoint=path)
+
+
+def test_solution_shapes_and_summary():
+    task = _task_2d()
+    problem = mf.BayesianProblem(task, Erf(), width=10.0, noise=0.01)
+    sol = mf.solve(problem, mf.FixedPoint(n_particles=256), progress=False)
+    n, c = task.train.y.shape
+    assert sol.field.shape == (n, n)
+    assert sol.background.discrepancy.shape == (n, c)
+    assert sol.particles.theta.shape == (256, 2)
+    assert sol.predict(task.test.x).shape == task.test.y.shape
+    s = sol.summary()
+    for k in ("status", "iterations", "self_consistency_error", "train_loss", "test_loss"):
+        assert k in s
+    assert np.isfinite(s["test_loss"])
