@@ -120,7 +120,8 @@ def measure(problem, particles: Particles, n_groups: int, stochastic: bool):
         field = stack.mean(axis=0)
     else:
         field = np.asarray(_measure_jit(problem, particles))
-    noise = float(np.sqrt(np.sum(stack.var(axis=0, ddof=1)) / n_groups))
+    with np.errstate(invalid="ignore", over="ignore"):
+        noise = float(np.sqrt(np.sum(stack.var(axis=0, ddof=1)) / n_groups))
     return field, noise
 
 
