@@ -40,6 +40,7 @@ mean = K(X*, X) (K + noise I)^{-1} y.
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -71,6 +72,11 @@ def _check_variance(name: str, value) -> None:
             raise ValueError(f"{name} must be a finite non-negative scalar, got {value!r}")
 
 
+def _f64(value):
+    """A scalar hyperparameter as a float64 array (traced, not static, under jit: no recompiles)."""
+    return jnp.asarray(value, dtype=jnp.float64)
+
+
 def _inputs(name: str, x):
     x = jnp.asarray(x)
     if x.ndim != 2:
@@ -79,8 +85,11 @@ def _inputs(name: str, x):
 
 
 def _input_pair(x1, x2):
+    """Validated float64 inputs; x2 stays None when it defaults to x1."""
     x1 = _inputs("x1", x1)
-    x2 = x1 if x2 is None else _inputs("x2", x2)
+    if x2 is None:
+        return x1, None
+    x2 = _inputs("x2", x2)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(
             f"x1 and x2 must have the same input dimension, got {x1.shape[1]} and {x2.shape[1]}"
@@ -89,26 +98,48 @@ def _input_pair(x1, x2):
 
 
 def _covariances(x1, x2, sigma_w2):
-    """s11 (n1, 1), s12 (n1, n2), s22 (1, n2) of the pre-activations, and the Gram matrix x1.x2."""
+    """s11 (n1, 1), s12 (n1, n2), s22 (1, n2) of the pre-activations; x2 None means x2 = x1.
+
+    With x2 = x1 the variances are read off the diagonal of the same Gram matrix, so that
+    s11 s22 - s12^2 is exactly 0 on the diagonal (kernels are ill-conditioned at |rho| = 1).
+    """
     d = x1.shape[1]
     scale = sigma_w2 / d
-    gram = x1 @ x2.T
+    if x2 is None:
+        s12 = scale * (x1 @ x1.T)
+        diag = jnp.diagonal(s12)
+        return diag[:, None], s12, diag[None, :]
     s11 = scale * jnp.sum(x1 * x1, axis=1)[:, None]
     s22 = scale * jnp.sum(x2 * x2, axis=1)[None, :]
-    return s11, scale * gram, s22, gram
+    return s11, scale * (x1 @ x2.T), s22
 
 
-def _pairwise(fn, activation: Activation, s11, s12, s22):
+def _pairwise(fn, activation: Activation, s11, s12, s22, budget: int):
     """fn(s11, s12, s22) on the (n1, n2) grid, in row blocks when quadrature makes it big."""
     n1, n2 = s12.shape
     cost = activation.evaluation_cost()
-    if n1 * n2 * cost <= _ELEMENT_BUDGET:
+    if n1 * n2 * cost <= budget:
         return fn(s11, s12, s22)
-    rows = max(1, _ELEMENT_BUDGET // (n2 * cost))
+    rows = max(1, budget // (n2 * cost))
     s22_row = s22[0]
     return jax.lax.map(
         lambda args: fn(args[0], args[1], s22_row), (s11[:, 0], s12), batch_size=rows
     )
+
+
+@eqx.filter_jit
+def _kernel_matrix(activation: Activation, x1, x2, sigma_w2, sigma_a2, ntk: bool, budget: int):
+    s11, s12, s22 = _covariances(x1, x2, sigma_w2)
+
+    def nngp(a11, a12, a22):
+        return activation.gaussian_kernel(a11, a12, a22)
+
+    def both(a11, a12, a22):
+        # s12 = (sigma_w2/d) x.x', so (sigma_w2/d)(x.x') E[phi'phi'] = s12 E[phi'phi']
+        k = activation.gaussian_kernel(a11, a12, a22)
+        return k + a12 * activation.gaussian_derivative_kernel(a11, a12, a22)
+
+    return sigma_a2 * _pairwise(both if ntk else nngp, activation, s11, s12, s22, budget)
 
 
 def nngp_kernel(activation: Activation, x1, x2=None, *, sigma_w2=1.0, sigma_a2=1.0):
@@ -125,12 +156,13 @@ def nngp_kernel(activation: Activation, x1, x2=None, *, sigma_w2=1.0, sigma_a2=1
     _check_variance("sigma_w2", sigma_w2)
     _check_variance("sigma_a2", sigma_a2)
     x1, x2 = _input_pair(x1, x2)
-    s11, s12, s22, _ = _covariances(x1, x2, sigma_w2)
-    return sigma_a2 * _pairwise(activation.gaussian_kernel, activation, s11, s12, s22)
+    return _kernel_matrix(
+        activation, x1, x2, _f64(sigma_w2), _f64(sigma_a2), False, _ELEMENT_BUDGET
+    )
 
 
 def ntk_kernel(activation: Activation, x1, x2=None, *, sigma_w2=1.0, sigma_a2=1.0):
-    """NTK Theta(x, x') = K(x, x') + sigma_a2 (sigma_w2/d) (x.x') E[phi'(u) phi'(v)], shape (n1, n2).
+    """NTK Theta(x, x') = K(x, x') + sigma_a2 (sigma_w2/d) (x.x') E[phi'(u) phi'(v)], (n1, n2).
 
     The tangent kernel with respect to both layers in the standardised (NTK) parameterisation; see
     the module docstring. x2 defaults to x1.
@@ -138,15 +170,7 @@ def ntk_kernel(activation: Activation, x1, x2=None, *, sigma_w2=1.0, sigma_a2=1.
     _check_variance("sigma_w2", sigma_w2)
     _check_variance("sigma_a2", sigma_a2)
     x1, x2 = _input_pair(x1, x2)
-    s11, s12, s22, _ = _covariances(x1, x2, sigma_w2)
-
-    def both(a11, a12, a22):
-        # s12 = (sigma_w2/d) x.x', so (sigma_w2/d)(x.x') E[phi'phi'] = s12 E[phi'phi']
-        return activation.gaussian_kernel(a11, a12, a22) + a12 * activation.gaussian_derivative_kernel(
-            a11, a12, a22
-        )
-
-    return sigma_a2 * _pairwise(both, activation, s11, s12, s22)
+    return _kernel_matrix(activation, x1, x2, _f64(sigma_w2), _f64(sigma_a2), True, _ELEMENT_BUDGET)
 
 
 def _weights(w, d):
@@ -164,6 +188,32 @@ def _mc_mean_and_stderr(first, second, m):
     return first, jnp.sqrt(var / m)
 
 
+@eqx.filter_jit
+def _empirical_matrix(activation: Activation, w, x1, x2, sigma_w2, sigma_a2, ntk, stderr):
+    x2 = x1 if x2 is None else x2
+    m = w.shape[0]
+    z1 = x1 @ w.T  # (n1, M)
+    z2 = x2 @ w.T
+    p1, p2 = activation(z1), activation(z2)
+    first = (p1 @ p2.T) / m
+    if stderr:
+        second = ((p1 * p1) @ (p2 * p2).T) / m
+    if ntk:
+        g = (sigma_w2 / x1.shape[1]) * (x1 @ x2.T)
+        q1, q2 = activation.derivative(z1), activation.derivative(z2)
+        first = first + g * ((q1 @ q2.T) / m)
+        if stderr:
+            second = (
+                second
+                + 2.0 * g * (((p1 * q1) @ (p2 * q2).T) / m)
+                + g * g * (((q1 * q1) @ (q2 * q2).T) / m)
+            )
+    if not stderr:
+        return sigma_a2 * first
+    mean, se = _mc_mean_and_stderr(first, second, m)
+    return sigma_a2 * mean, sigma_a2 * se
+
+
 def empirical_nngp_kernel(activation: Activation, w, x1, x2=None, *, sigma_a2, return_stderr=False):
     """Finite-width NNGP estimate sigma_a2 (1/M) sum_i phi(w_i . x) phi(w_i . x'), shape (n1, n2).
 
@@ -172,20 +222,14 @@ def empirical_nngp_kernel(activation: Activation, w, x1, x2=None, *, sigma_a2, r
         w: (M, d) weight vectors, drawn from N(0, sigma_w2/d I) by the caller.
         x1, x2: inputs (n1, d), (n2, d); x2 defaults to x1.
         sigma_a2: read-out prior variance times N.
-        return_stderr: also return the per-entry standard error of the Monte-Carlo mean.
+        return_stderr: also return the per-entry standard error of the Monte-Carlo mean
+            (computed from the sample variance of the M per-neuron terms).
     """
     _check_variance("sigma_a2", sigma_a2)
     x1, x2 = _input_pair(x1, x2)
     w = _weights(w, x1.shape[1])
-    m = w.shape[0]
-    p1 = activation(x1 @ w.T)  # (n1, M)
-    p2 = activation(x2 @ w.T)
-    first = (p1 @ p2.T) / m
-    if not return_stderr:
-        return sigma_a2 * first
-    second = ((p1 * p1) @ (p2 * p2).T) / m
-    mean, se = _mc_mean_and_stderr(first, second, m)
-    return sigma_a2 * mean, sigma_a2 * se
+    args = (_f64(1.0), _f64(sigma_a2), False, bool(return_stderr))
+    return _empirical_matrix(activation, w, x1, x2, *args)
 
 
 def empirical_ntk_kernel(
@@ -193,7 +237,8 @@ def empirical_ntk_kernel(
 ):
     """Finite-width NTK estimate, shape (n1, n2):
 
-        sigma_a2 (1/M) sum_i [ phi(w_i.x) phi(w_i.x') + (sigma_w2/d)(x.x') phi'(w_i.x) phi'(w_i.x') ].
+        sigma_a2 (1/M) sum_i [ phi(w_i.x) phi(w_i.x')
+                               + (sigma_w2/d)(x.x') phi'(w_i.x) phi'(w_i.x') ].
 
     The read-out factor a^_i^2 of the finite-network NTK is replaced by its mean 1 (see the module
     docstring). Arguments as in `empirical_nngp_kernel`; sigma_w2 must be the variance scale the
@@ -203,25 +248,8 @@ def empirical_ntk_kernel(
     _check_variance("sigma_a2", sigma_a2)
     x1, x2 = _input_pair(x1, x2)
     w = _weights(w, x1.shape[1])
-    m = w.shape[0]
-    d = x1.shape[1]
-    g = (sigma_w2 / d) * (x1 @ x2.T)
-    z1 = x1 @ w.T
-    z2 = x2 @ w.T
-    p1, p2 = activation(z1), activation(z2)
-    q1, q2 = activation.derivative(z1), activation.derivative(z2)
-    pp = (p1 @ p2.T) / m
-    qq = (q1 @ q2.T) / m
-    first = pp + g * qq
-    if not return_stderr:
-        return sigma_a2 * first
-    second = (
-        ((p1 * p1) @ (p2 * p2).T) / m
-        + 2.0 * g * (((p1 * q1) @ (p2 * q2).T) / m)
-        + g * g * (((q1 * q1) @ (q2 * q2).T) / m)
-    )
-    mean, se = _mc_mean_and_stderr(first, second, m)
-    return sigma_a2 * mean, sigma_a2 * se
+    args = (_f64(sigma_w2), _f64(sigma_a2), True, bool(return_stderr))
+    return _empirical_matrix(activation, w, x1, x2, *args)
 
 
 def gp_posterior(kernel_train, kernel_test_train, y, noise, kernel_test_diag=None):
@@ -268,6 +296,8 @@ def gp_posterior(kernel_train, kernel_test_train, y, noise, kernel_test_diag=Non
         return mean
     diag = jnp.asarray(kernel_test_diag).astype(jnp.float64)
     if diag.shape != (kst.shape[0],):
-        raise ValueError(f"kernel_test_diag must have shape ({kst.shape[0]},), got shape {diag.shape}")
+        raise ValueError(
+            f"kernel_test_diag must have shape ({kst.shape[0]},), got shape {diag.shape}"
+        )
     var = diag - jnp.sum(kst * cho_solve(factor, kst.T).T, axis=1)
     return mean, var

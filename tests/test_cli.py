@@ -1,0 +1,151 @@
+"""The command line (meanfield._cli), run in-process."""
+
+import json
+
+import numpy as np
+import pytest
+
+import meanfield as mf
+from meanfield._cli import main
+from meanfield._config import config_to_toml
+from meanfield._results import ResultsError, load_results
+
+TINY = {
+    "seed": 1,
+    "task": {"kind": "cubic_teacher", "dim": 2, "n_train": 16, "n_test": 20, "eps": 0.3},
+    "model": {"kind": "bayesian", "width": 32.0, "noise": 0.05},
+    "solver": {"n_particles": 128, "n_steps": 10, "max_iterations": 40, "rtol": 1e-2,
+               "burn_in": 1},
+    "output": {"free_energy": False, "checkpoint_every": 1},
+}
+
+
+def write_config(tmp_path, cfg, name="c.toml"):
+    path = tmp_path / name
+    path.write_text(config_to_toml(cfg))
+    return str(path)
+
+
+def run(capsys, *argv):
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_solve_json_and_files(tmp_path, capsys):
+    cfg = {**TINY, "output": {"free_energy": True, "free_energy_n_strengths": 2,
+                              "free_energy_n_steps": 5}}
+    out_dir = tmp_path / "out"
+    rc, out, err = run(capsys, "solve", write_config(tmp_path, cfg), "--out", str(out_dir),
+                       "--json", "--quiet")
+    assert rc == 0, err
+    summary = json.loads(out)  # exactly one JSON object
+    for key in ("status", "iterations", "self_consistency_error", "train_loss", "test_loss",
+                "free_energy", "versions", "wall_time_s"):
+        assert key in summary
+    assert summary["status"] == "converged" and summary["seed"] == 1
+    for name in ("config.toml", "summary.json", "arrays.npz", "neurons.png", "convergence.png",
+                 "predictions.png"):
+        assert (out_dir / name).is_file(), name
+    res = load_results(out_dir)
+    assert res.arrays["theta"].shape == (128, 2)
+    assert res.arrays["test_prediction"].shape == (20, 1)
+    assert res.summary["status"] == "converged"
+
+    other = tmp_path / "figs"
+    rc, out, err = run(capsys, "show", str(out_dir), "--to", str(other))
+    assert rc == 0, err
+    assert "converged" in out
+    assert (other / "neurons.png").is_file() and (other / "predictions.png").is_file()
+
+
+def test_human_summary_and_seed_override(tmp_path, capsys):
+    rc, out, err = run(capsys, "solve", write_config(tmp_path, TINY), "--out",
+                       str(tmp_path / "o"), "--seed", "7")
+    assert rc == 0
+    assert "status:" in out and "self-consistency error" in out and "test loss" in out
+    assert "solve[" in err  # progress on stderr
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["seed"] == 7
+
+
+def test_bad_config_exit_2(tmp_path, capsys):
+    bad = {**TINY, "model": {"nosie": 0.1}}
+    rc, out, err = run(capsys, "solve", write_config(tmp_path, bad), "--out",
+                       str(tmp_path / "o"))
+    assert rc == 2
+    assert "model.nosie" in err and "did you mean 'noise'" in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    rc, _, err = run(capsys, "solve")  # --out missing
+    assert rc == 2 and "--out" in err
+    rc, _, err = run(capsys, "solve", str(tmp_path / "missing.toml"), "--out", str(tmp_path))
+    assert rc == 2 and "not found" in err
+    rc, _, err = run(capsys, "show", str(tmp_path / "nothing"))
+    assert rc == 2 and "does not exist" in err
+    rc, _, err = run(capsys, "solve", write_config(tmp_path, TINY), "--out",
+                     str(tmp_path / "fresh"), "--resume")
+    assert rc == 2 and "no checkpoint" in err
+
+
+def test_help_lists_defaults(capsys):
+    rc, out, _ = run(capsys, "solve", "--help")
+    assert rc == 0
+    for opt in ("--out", "--json", "--seed", "--resume", "--quiet", "default"):
+        assert opt in out
+
+
+def test_forced_failure_exit_1_still_writes(tmp_path, capsys):
+    cfg = {**TINY, "solver": {**TINY["solver"], "max_iterations": 1, "rtol": 1e-12,
+                              "noise_factor": 0.0}}
+    out_dir = tmp_path / "o"
+    rc, out, err = run(capsys, "solve", write_config(tmp_path, cfg), "--out", str(out_dir),
+                       "--json", "--quiet")
+    assert rc == 1
+    assert json.loads(out)["status"] == "max_iterations"
+    assert "not converged" in err
+    assert load_results(out_dir).summary["status"] == "max_iterations"
+
+
+def test_load_results_incomplete_and_corrupt(tmp_path):
+    (tmp_path / "r").mkdir()
+    with pytest.raises(ResultsError, match="summary.json is missing"):
+        load_results(tmp_path / "r")
+    (tmp_path / "r" / "summary.json").write_text("{not json")
+    with pytest.raises(ResultsError, match="corrupt"):
+        load_results(tmp_path / "r")
+
+
+def test_interrupted_then_resumed_matches_uninterrupted(tmp_path, capsys, monkeypatch):
+    cfg = {**TINY, "solver": {**TINY["solver"], "patience": 4}}  # a few more iterations
+    config = write_config(tmp_path, cfg)
+    rc, _, err = run(capsys, "solve", config, "--out", str(tmp_path / "ref"), "--quiet")
+    assert rc == 0, err
+    reference = load_results(tmp_path / "ref")
+    assert reference.summary["iterations"] >= 4
+
+    original = mf.Langevin.run
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:  # 1 burn-in call, then the third iteration
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(mf.Langevin, "run", flaky)
+    out_dir = tmp_path / "int"
+    rc, _, err = run(capsys, "solve", config, "--out", str(out_dir), "--quiet")
+    assert rc == 130 and "resume" in err, (rc, calls, err)
+    assert (out_dir / "checkpoint.npz").is_file() and not (out_dir / "summary.json").exists()
+    monkeypatch.setattr(mf.Langevin, "run", original)
+
+    rc, _, err = run(capsys, "solve", config, "--out", str(out_dir), "--resume", "--quiet")
+    assert rc == 0, err
+    resumed = load_results(out_dir)
+    assert resumed.summary["iterations"] == reference.summary["iterations"]
+    np.testing.assert_allclose(resumed.arrays["theta"], reference.arrays["theta"], rtol=1e-12)
+    np.testing.assert_allclose(resumed.arrays["field"], reference.arrays["field"], rtol=1e-12)
+    assert resumed.summary["self_consistency_error"] == pytest.approx(
+        reference.summary["self_consistency_error"], rel=1e-12)
