@@ -54,3 +54,38 @@ from ._mixing import Anderson as Anderson, Damped as Damped
 from ._solution import Solution as Solution, SolveError as SolveError, Status as Status
 from ._solve import FixedPoint as FixedPoint, solve as solve
 from ._free_energy import FreeEnergy as FreeEnergy, free_energy as free_energy
+from ._config import (
+    DEFAULT_CONFIG as DEFAULT_CONFIG,
+    Config as Config,
+    ConfigError as ConfigError,
+    config_to_toml as config_to_toml,
+    load_config as load_config,
+    parse_config as parse_config,
+)
+from ._results import (
+    Results as Results,
+    ResultsError as ResultsError,
+    load_results as load_results,
+    write_results as write_results,
+)
+from ._figures import (
+    plot_convergence as plot_convergence,
+    plot_neurons as plot_neurons,
+    plot_predictions as plot_predictions,
+)
+from ._hermite import (
+    fit_hermite_decay as fit_hermite_decay,
+    hermite_coefficients as hermite_coefficients,
+    hermite_normalised as hermite_normalised,
+    network_hermite_spectrum as network_hermite_spectrum,
+    tanh_decay_rate as tanh_decay_rate,
+)
+from ._llc import (
+    SGLD as SGLD,
+    ReducedRankRegression as ReducedRankRegression,
+    aoyagi_watanabe_rlct as aoyagi_watanabe_rlct,
+    calibrate_step_size as calibrate_step_size,
+    estimate_llc as estimate_llc,
+    hessian_preconditioner as hessian_preconditioner,
+)
+from ._learning_zero import TanhNet as TanhNet, run_llc_experiment as run_llc_experiment
