@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="folder to draw the figures into (default: DIR itself)")
     sh.add_argument("--json", action="store_true",
                     help="print the summary as one JSON object instead of text")
+    s.set_defaults(func=_solve)
+    sh.set_defaults(func=_show)
+    # further subcommands register themselves here: each module's `add_command(sub)` adds its
+    # parser and sets `func` to the function that runs it (returning the exit code)
     return p
 
 
@@ -184,9 +188,7 @@ def main(argv=None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        if args.command == "solve":
-            return _solve(args)
-        return _show(args)
+        return args.func(args)
     except SystemExit as exc:  # --help
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
     except _UsageError as err:

@@ -307,3 +307,34 @@ def load_results(folder) -> Results:
         if key not in arrays:
             raise ResultsError(f"{str(folder / 'arrays.npz')!r} lacks the array {key!r}")
     return Results(folder, config, summary, arrays)
+
+
+def write_experiment(folder, name: str, payload: dict, *, config: dict, seed=None,
+                     figures: dict | None = None, arrays: dict | None = None,
+                     wall_time=None) -> dict:
+    """Write an experiment's results folder: `NAME.json`, `config.json`, arrays and figures.
+
+    Every file is written atomically; `NAME.json` goes last, so a folder without it is an
+    interrupted write. The JSON carries `payload` plus the config, seed, package versions and git
+    revision. `figures` maps file stems to matplotlib figures (saved as PNG); `arrays` is saved as
+    `arrays.npz`. Returns the JSON dict written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out_path = folder / f"{name}.json"
+    if out_path.exists():
+        out_path.unlink()
+    write_text(folder / "config.json", json.dumps(jsonable(config), indent=2) + "\n")
+    files = ["config.json"]
+    if arrays:
+        _atomic_write(folder / "arrays.npz", lambda fh: np.savez_compressed(fh, **arrays))
+        files.append("arrays.npz")
+    for stem, fig in (figures or {}).items():
+        _atomic_write(folder / f"{stem}.png",
+                      lambda fh, fig=fig: fig.savefig(fh, format="png", dpi=110))
+        files.append(f"{stem}.png")
+    record = jsonable({**payload, "config": config, "seed": seed, "wall_time_s": wall_time,
+                       "versions": versions(), "git_revision": git_revision(),
+                       "files": files + [f"{name}.json"]})
+    write_text(out_path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+    return record
