@@ -1,0 +1,24 @@
+"""The benchmark harness runs and reports finite ratios (no timing is asserted)."""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_particle_step_reports_finite_ratios():
+    bench = _load()
+    r = bench.particle_step(64, 16, 2, n_steps=2)
+    for key in ("seconds_per_step", "fraction_of_elementwise_roofline", "fraction_of_matmul_peak",
+                "peak_matmul_gflops_f64"):
+        assert math.isfinite(r[key]) and r[key] > 0, (key, r[key])
+    json.dumps(r)
