@@ -89,3 +89,4 @@ from ._llc import (
     hessian_preconditioner as hessian_preconditioner,
 )
 from ._learning_zero import TanhNet as TanhNet, run_llc_experiment as run_llc_experiment
+from ._sweep import SweepResult as SweepResult, crossing as crossing, sweep as sweep
