@@ -54,6 +54,9 @@ class FixedPoint(eqx.Module):
         n_groups: groups of particles for the batch-means error bar.
         burn_in: foreground calls against the initial background before iterating.
         divergence_factor: |B| growing beyond this multiple of its initial norm is divergence.
+        shard: spread the particles over all `jax.devices()` along M (`Particles.shard`), so
+            the foreground runs on every device at once; M must be a multiple of the device
+            count.
     """
 
     n_particles: int = 2048
@@ -66,6 +69,7 @@ class FixedPoint(eqx.Module):
     n_groups: int = 8
     burn_in: int = 2
     divergence_factor: float = 1e6
+    shard: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
         for name in ("n_particles", "max_iterations", "patience", "n_groups"):
@@ -197,6 +201,8 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
     resumed = None if ckpt_path is None else _load_checkpoint(ckpt_path, tag)
     if resumed is not None:
         particles = Particles(jnp.asarray(resumed["theta"]), jnp.asarray(resumed["weights"]))
+        if solver.shard:
+            particles = particles.shard()
         field = resumed["field"]
         fg_state = (LangevinState(jnp.asarray(resumed["step_size"]))
                     if isinstance(fg, Langevin) else None)
@@ -208,11 +214,11 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         history = {k: list(v) for k, v in json.loads(str(resumed["history"])).items()}
         norm0 = float(resumed["norm0"])
     else:
+        particles, fg_state = fg.init(problem, init_key, solver.n_particles)
         if init is not None:
-            particles, fg_state = fg.init(problem, init_key, solver.n_particles)
             particles = init
-        else:
-            particles, fg_state = fg.init(problem, init_key, solver.n_particles)
+        if solver.shard:
+            particles = particles.shard()
         field, _ = measure(problem, particles, solver.n_groups, False)
         if isinstance(fg, Grid):
             # the grid's initial weights are uniform; start from the prior law instead
@@ -226,6 +232,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
                                                 jax.random.fold_in(init_key, b), fg_state)
         mix_state = mixing.init(field)
         start, streak = 0, 0
+
         norm0 = float(np.linalg.norm(field)) or 1.0
 
     def snapshot(iteration):
