@@ -1,0 +1,139 @@
+"""`meanfield demo`: a small version of every headline result, and a report.
+
+Each step writes its own sub-folder and a `section.json` (written last, atomically); a step whose
+`section.json` exists is not run again, so an interrupted demo rerun with the same `--out` resumes
+where it stopped. The report (`report.md`, `report.html`) is rewritten at the end from all
+sections.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._report import write_report
+from ._results import jsonable, write_text
+
+
+def _step_solve(folder: Path, small: bool, seed: int) -> dict:
+    """The neuron distribution of the built-in default problem (`meanfield solve`)."""
+    from ._config import DEFAULT_CONFIG, loads, parse_config
+    from ._figures import _gp_prediction
+    from ._free_energy import free_energy
+    from ._results import write_results
+    from ._solve import solve
+
+    raw = loads(DEFAULT_CONFIG, source="DEFAULT_CONFIG")
+    raw["seed"] = seed
+    if small:
+        raw["solver"]["n_particles"] = 256
+        raw["task"]["n_train"] = 16
+        raw["task"]["n_test"] = 50
+        raw["output"]["free_energy"] = False
+    problem, solver, seed, options = parse_config(raw, base_dir=folder)
+    t0 = time.perf_counter()
+    solution = solve(problem, solver, key=seed, throw=False, progress=True)
+    fe = free_energy(solution, key=seed) if options["free_energy"] and solution.converged else None
+    summary = write_results(folder, solution, options["config"], free_energy=fe, seed=seed,
+                            wall_time=time.perf_counter() - t0)
+    test = problem.task.test
+    g = _gp_prediction(problem, test.x)
+    nngp_loss = (None if g is None else
+                 float(0.5 * np.sum(np.asarray(test.weights)[:, None] * (g - np.asarray(test.y)) ** 2)))
+    return {
+        "title": "Neuron distribution of a Bayesian erf network (cubic teacher)",
+        "text": ("The built-in default problem of `meanfield solve`: the fixed-point iteration "
+                 "between foreground particles and the data kernel/discrepancy background. Orange: "
+                 "the self-consistent neuron cloud; blue: the prior (the GP limit). The test "
+                 "predictions compare the mean-field predictor with the NNGP (GP-limit) predictor."),
+        "numbers": {"status": summary["status"], "iterations": summary["iterations"],
+                    "self-consistency error": summary["self_consistency_error"],
+                    "Monte-Carlo noise floor": summary["noise_floor"],
+                    "mean-field test loss": summary["test_loss"],
+                    "NNGP test loss": nngp_loss,
+                    "free energy": summary.get("free_energy"),
+                    "wall time (s)": summary["wall_time_s"]},
+        "figures": ["neurons.png", "predictions.png", "convergence.png"],
+    }
+
+
+STEPS = {
+    "solve": _step_solve,
+}
+
+
+def run_demo(out, *, small: bool = False, seed: int = 0, steps=None, progress: bool = True) -> dict:
+    """Run the demo steps into `out` (resuming finished ones) and write the report.
+
+    Returns a JSON-ready dict: the report paths and every section's numbers.
+    """
+    out = Path(out)
+    names = list(STEPS) if steps is None else list(steps)
+    unknown = [n for n in names if n not in STEPS]
+    if unknown:
+        raise ValueError(f"unknown demo step(s) {unknown}; the steps are {list(STEPS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    sections = []
+    for k, name in enumerate(names):
+        sub = out / name
+        done = sub / "section.json"
+        if done.is_file():
+            section = json.loads(done.read_text(encoding="utf-8"))
+            if progress:
+                print(f"demo: [{k + 1}/{len(names)}] {name}: done earlier, kept", file=sys.stderr)
+        else:
+            if progress:
+                print(f"demo: [{k + 1}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            section = STEPS[name](sub, small, seed)
+            section = jsonable({**section, "seconds": time.perf_counter() - t0})
+            write_text(done, json.dumps(section, indent=2, allow_nan=False) + "\n")
+            if progress:
+                print(f"demo: [{k + 1}/{len(names)}] {name} finished in {section['seconds']:.1f} s",
+                      file=sys.stderr, flush=True)
+        section = {**section, "figures": [f"{name}/{f}" for f in section.get("figures", [])]}
+        sections.append(section)
+    files = write_report(out, "meanfield demo", sections, intro=(
+        "A small version of each headline result of meanfield, run by `meanfield demo`. Each "
+        "section's folder holds its arrays, config, seed and versions."))
+    return {"report": [str(out / f) for f in files],
+            "sections": {n: s.get("numbers", {}) for n, s in zip(names, sections)},
+            "seconds": {n: s.get("seconds") for n, s in zip(names, sections)}}
+
+
+def add_command(sub) -> None:
+    import argparse
+
+    p = sub.add_parser(
+        "demo", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="run a small version of every headline result and write a report",
+        description="Run a small version of each headline result (neuron distribution, ...) "
+                    "into DIR, one sub-folder per step, and write DIR/report.md and "
+                    "DIR/report.html. An interrupted demo rerun with the same --out keeps the "
+                    "finished steps.")
+    p.add_argument("--out", default="results/demo", metavar="DIR", help="results folder")
+    p.add_argument("--small", action="store_true",
+                   help="tiny sizes (seconds; for a smoke test, not for looking at)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every step")
+    p.add_argument("--steps", nargs="+", default=None, metavar="STEP", choices=list(STEPS),
+                   help=f"run only these steps (default: all of {', '.join(STEPS)})")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (report paths and every section's numbers)")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    res = run_demo(args.out, small=args.small, seed=args.seed, steps=args.steps)
+    if args.json:
+        print(json.dumps(res, allow_nan=False))
+    else:
+        for name, numbers in res["sections"].items():
+            print(f"== {name}")
+            for k, v in numbers.items():
+                print(f"  {k}: {v}")
+        print("report: " + ", ".join(res["report"]))
+    return 0
