@@ -41,7 +41,8 @@ def add_theory_command(gsub) -> None:
         description="Solve the full-data (alpha = 1) mean-field theory of modular addition with "
                     "phi(z) = z^2 in its Fourier reduction (meanfield.ModularTheory) at each "
                     "noise sigma^2 of a geometric grid, and locate the phase boundaries: "
-                    "sigma2_onset (the specialised/droplet fraction reaches --f-low) and "
+                    "sigma2_onset (the specialised/droplet neurons carry half of the kernel on "
+                    "the target), sigma2_droplets (droplet fraction reaches --f-low) and "
                     "sigma2_specialised (it reaches 1 - f_low). With --json prints one JSON "
                     "object; with --out writes theory.json, config.json, arrays.npz and a figure.")
     p.add_argument("--P", type=int, default=11, help="the modulus (odd, >= 3)")
@@ -111,7 +112,7 @@ def run_theory(args) -> int:
     wall = time.perf_counter() - t0
 
     cols = ("sigma2", "discrepancy", "tau", "kernel_eigenvalue", "m", "g", "droplet_fraction",
-            "droplet_radius", "free_energy", "free_energy_gp", "free_energy_feature",
+            "droplet_radius", "droplet_kernel_share", "free_energy", "free_energy_gp", "free_energy_feature",
             "neuron_free_energy_gp", "neuron_free_energy_droplet", "u")
     per = {c: [_finite(v) for v in scan.column(c)] for c in cols}
     result = {
@@ -119,6 +120,7 @@ def run_theory(args) -> int:
         "stabiliser": args.stabiliser, "stabiliser_scaling": args.stabiliser_scaling,
         "sigma2_onset": _finite(scan.sigma2_onset),
         "sigma2_specialised": _finite(scan.sigma2_specialised),
+        "sigma2_droplets": _finite(scan.sigma2_droplets),
         "sigma2_coexistence": _finite(scan.sigma2_coexistence),
         "sigma2_gp_spinodal": _finite(scan.sigma2_gp_spinodal),
         "asymptotic": {k: _finite(v) for k, v in scan.asymptotic.items()},
@@ -146,6 +148,7 @@ def run_theory(args) -> int:
         print(json.dumps(result, allow_nan=False))
     else:
         print(f"sigma2_onset:        {result['sigma2_onset']}")
+        print(f"sigma2_droplets:     {result['sigma2_droplets']}")
         print(f"sigma2_specialised:  {result['sigma2_specialised']}")
         print(f"sigma2_coexistence:  {result['sigma2_coexistence']}")
         print(f"leading order:       {result['asymptotic']}")
@@ -168,6 +171,7 @@ def plot_theory_scan(scan, title=""):
     ax = axes[0]
     ax.semilogx(s2, scan.column("discrepancy"), "o-", label="discrepancy sigma^2 tau")
     ax.semilogx(s2, scan.column("droplet_fraction"), "s-", label="droplet fraction f")
+    ax.semilogx(s2, scan.column("droplet_kernel_share"), "d-", label="droplets' kernel share")
     ax.set_xlabel("sigma^2")
     ax.set_title("order parameters")
     ax2 = axes[1]
@@ -188,6 +192,7 @@ def plot_theory_scan(scan, title=""):
     ax3.set_title("free energies")
     for a in axes:
         for val, col, lab in ((scan.sigma2_onset, "C2", "onset"),
+                              (scan.sigma2_droplets, "C5", "droplets f_low"),
                               (scan.sigma2_specialised, "C3", "specialised"),
                               (scan.sigma2_coexistence, "C4", "coexistence")):
             if val:

@@ -58,7 +58,8 @@ at the root)
 compares the GP-only (z = Z0 (1+j)^K) and feature-only (z = K J0_D) branches; the full solution
 mixes them (the paper's "mixed phase": tau stays pinned near the coexistence value while the
 droplet fraction grows). Phase boundaries in sigma^2 (decreasing noise): `sigma2_onset`, where the
-droplet fraction reaches `f_low`, and `sigma2_specialised`, where it reaches 1 - `f_low`.
+droplets carry half of the kernel on the target, and `sigma2_specialised`, where the droplet
+fraction reaches 1 - `f_low` (see `ModularTheoryScan`).
 
 Leading order in large P (single-neuron energy of a droplet E(x) = x - g x^2 + (gamma_eff/P^3) x^3
 with A = B = x): coexistence at g_c = 2 sqrt(gamma_eff / P^3), x_c = sqrt(P^3/gamma_eff), so with
@@ -193,6 +194,8 @@ class ModularTheoryPoint:
         g: the single-neuron coupling kappa P tau^2 / N.
         droplet_fraction: the fraction of specialised (single-frequency droplet) neurons.
         droplet_radius: x*, the droplet's A = B at the peak of its S-profile (nan if none).
+        droplet_kernel_share: f m_droplet / m, the droplets' share of the kernel on the target
+            (they are few but heavy: one droplet carries x*^2/K of m against 4 for a GP neuron).
         free_energy: F of the full (mixed) solution.
         free_energy_gp, free_energy_feature: F of the GP-only and feature-only branches (nan
             where that branch has no self-consistent solution).
@@ -210,6 +213,7 @@ class ModularTheoryPoint:
     g: float
     droplet_fraction: float
     droplet_radius: float
+    droplet_kernel_share: float
     free_energy: float
     free_energy_gp: float
     free_energy_feature: float
@@ -222,8 +226,10 @@ class ModularTheoryPoint:
 class ModularTheoryScan:
     """A scan of `ModularTheory` over sigma^2 with its phase boundaries.
 
-    `sigma2_onset` (droplet fraction reaches f_low) and `sigma2_specialised` (reaches 1 - f_low)
-    are None when the scan does not cross them; `sigma2_coexistence` is where the GP-only and
+    `sigma2_onset`: the droplets' share of the kernel on the target reaches 1/2 (the learned
+    Fourier features dominate: the mixed phase begins); `sigma2_droplets`: the droplet fraction
+    reaches f_low; `sigma2_specialised`: it reaches 1 - f_low (every neuron specialised). Each
+    is None when the scan does not cross it; `sigma2_coexistence` is where the GP-only and
     feature-only free energies cross (None if they do not within the scan, e.g. when the
     feature-only branch has no self-consistent solution); `sigma2_gp_spinodal` is the smallest
     scanned sigma^2 at which the GP-only branch still has a solution (None if it exists on the
@@ -232,6 +238,7 @@ class ModularTheoryScan:
 
     points: list
     sigma2_onset: float | None
+    sigma2_droplets: float | None
     sigma2_specialised: float | None
     sigma2_coexistence: float | None
     sigma2_gp_spinodal: float | None = None
@@ -469,6 +476,8 @@ class ModularTheory:
         return ModularTheoryPoint(
             sigma2=sigma2, tau=tau, discrepancy=sigma2 * tau, kernel_eigenvalue=lam, m=sn["m"],
             g=g, droplet_fraction=sn["droplet_fraction"], droplet_radius=sn["droplet_radius"],
+            droplet_kernel_share=(sn["droplet_fraction"] * sn["m_feature"] / sn["m"]
+                                  if sn["droplet_fraction"] > 0 else 0.0),
             free_energy=self.free_energy(lam, sigma2, "full"), free_energy_gp=branch_f["gp"],
             free_energy_feature=branch_f["feature"], neuron_free_energy_gp=-sn["log_z_gp"],
             neuron_free_energy_droplet=-sn["log_z_feature"], u=self.u(sigma2))
@@ -496,22 +505,26 @@ class ModularTheory:
             pts.append(self.solve(float(s2), branches=branches))
             if progress is not None:
                 progress.update(i + 1, f"sigma2={s2:.3g} f={pts[-1].droplet_fraction:.3f}")
-        frac = np.array([p.droplet_fraction for p in pts])
+        def at(log_s2, name):
+            s2 = math.exp(log_s2)
+            lam = self._root(s2, "full")
+            sn = self.single_neuron(self.coupling(1.0 / (lam + s2)))
+            if name == "share":
+                return sn["droplet_fraction"] * sn["m_feature"] / sn["m"] \
+                    if sn["droplet_fraction"] > 0 else 0.0
+            return sn["droplet_fraction"]
 
-        def frac_at(log_s2):
-            lam = self._root(math.exp(log_s2), "full")
-            return self.single_neuron(self.coupling(1.0 / (lam + math.exp(log_s2))))[
-                "droplet_fraction"]
-
-        def crossing(level):
-            above = frac >= level
+        def crossing(values, name, level):
+            above = values >= level
             idx = np.nonzero(above)[0]
             if idx.size == 0 or above[0]:
                 return None  # never reached, or reached already at the largest sigma2
             j = int(idx[0])
             a, b = math.log(sig[j - 1]), math.log(sig[j])
-            return math.exp(optimize.brentq(lambda x: frac_at(x) - level, b, a, xtol=1e-6))
+            return math.exp(optimize.brentq(lambda x: at(x, name) - level, b, a, xtol=1e-6))
 
+        frac = np.array([p.droplet_fraction for p in pts])
+        share = np.array([p.droplet_kernel_share for p in pts])
         fg = np.array([p.free_energy_gp for p in pts])
         ff = np.array([p.free_energy_feature for p in pts])
         diff = ff - fg
@@ -524,7 +537,243 @@ class ModularTheory:
                 break
         gp_ok = np.isfinite(fg)
         spin = float(sig[gp_ok][-1]) if gp_ok.any() and not gp_ok.all() else None
-        return ModularTheoryScan(points=pts, sigma2_onset=crossing(self.f_low),
-                                 sigma2_specialised=crossing(1.0 - self.f_low),
+        return ModularTheoryScan(points=pts, sigma2_onset=crossing(share, "share", 0.5),
+                                 sigma2_droplets=crossing(frac, "frac", self.f_low),
+                                 sigma2_specialised=crossing(frac, "frac", 1.0 - self.f_low),
                                  sigma2_coexistence=coex, sigma2_gp_spinodal=spin,
                                  asymptotic=self.asymptotic())
+
+
+# --------------------------------------------------------------------------------------------
+# cubic teacher (section 3.1)
+
+_SQRT_PI = math.sqrt(math.pi)
+
+
+@dataclass(frozen=True)
+class CubicTeacherPoint:
+    """A self-consistent solution of `CubicTeacherTheory` at one training-set size n.
+
+    Attributes:
+        n: training points.
+        t: (t1, t3, ...), the discrepancy tbar(x) = sum_k t_k He_k(xi)/sqrt(k!), xi = w*.x,
+            over the kept odd orders k = 1, 3, ... (`CubicTeacherTheory.n_hermite` of them).
+        discrepancy: sigma^2 t / y_coef componentwise: the unlearned fraction of He_1 and of
+            He_3 (1 = nothing learned; the He_3 entry is nan when eps = 0).
+        kernel: the Galerkin kernel M_ij = sigma_a2 <c_i c_j>.
+        overlap_var: <rho^2>, rho = w.w* (sigma_w2/d under the prior).
+        n_peaks: local maxima of the overlap marginal p(rho) (1, 2 or 3).
+        phase: "GFL" (p(rho) unimodal), "GMFL-I" (side peaks beside a central one) or
+            "GMFL-II" (rho = 0 is a local minimum: bimodal).
+        side_mass: probability of |rho| beyond the barrier between the central and side peaks
+            (0 when unimodal; 1 when bimodal).
+        free_energy: F = n y.t/2 - N log z + n^2 t.M.t/2 (stationary at the solution).
+        rho, density: the overlap grid and p(rho) on it.
+    """
+
+    n: float
+    t: tuple
+    discrepancy: tuple
+    kernel: np.ndarray
+    overlap_var: float
+    n_peaks: int
+    phase: str
+    side_mass: float
+    free_energy: float
+    rho: np.ndarray
+    density: np.ndarray
+
+
+@dataclass(frozen=True)
+class CubicTeacherTheory:
+    r"""Continuum (large-n) adaptive-kernel theory of the cubic teacher with an erf student.
+
+    Teacher y = He_1(xi) + eps He_3(xi), xi = w*.x, x ~ N(0, I_d); student
+    f(x) = sum_i a_i erf(w_i . x), w ~ N(0, sigma_w2/d I), a ~ N(0, sigma_a2/N), noise sigma^2.
+    With e_1 = He_1(xi), e_3 = He_3(xi)/sqrt(6) (orthonormal under the Gaussian) and Stein's lemma,
+
+        c_1(w) = E[erf(w.x) e_1] = (2/sqrt(pi)) rho / sqrt(1 + 2 q),
+        c_3(w) = E[erf(w.x) e_3] = -(4/sqrt(pi)) rho^3 / (sqrt(6) (1 + 2 q)^{3/2}),
+
+    rho = w.w*, q = |w|^2. Replacing sums over the n training points by n E_x (the continuum /
+    equivalent-kernel limit) and projecting the discrepancy on span{e_1, e_3} (Galerkin),
+
+        tbar(x) = t_1 e_1 + t_3 e_3,   (n M + sigma^2) t = (1, sqrt(6) eps),
+        M_ij = sigma_a2 <c_i c_j>,     S[w] = d|w|^2/(2 sigma_w2) - (sigma_a2 n^2 / 2N) (t . c(w))^2.
+
+    The neuron law depends on w only through (rho, r = |w_perp|^2): an exact 2-D quadrature (a
+    uniform grid in rho, Gauss-Laguerre in r ~ (sigma_w2/d) chi^2_{d-1}). The action is even in
+    rho; feature learning shows as side peaks of p(rho) at |rho| = O(1) (the student aligning with
+    w*). Several self-consistent solutions can coexist (first-order transition); `solve` returns
+    all it finds and `best` the one of lowest F.
+
+    Readings: the paper keeps the target's span {e_1, e_3} (`n_hermite=2`); by the rotation
+    symmetry about w* the continuum discrepancy is an odd function of xi alone, so keeping odd
+    orders 1, 3, ..., 2 n_hermite - 1 converges to the exact continuum theory (the kernel maps
+    e_1 and e_3 onto He_5, He_7, ... once the neurons align with w*). Both are tested.
+
+    Attributes: d, width (N), eps, sigma2, sigma_a2, sigma_w2, n_rho (grid points in rho),
+    n_hermite (odd Hermite orders kept in the discrepancy; 2 = the paper's truncation).
+
+    Example:
+        >>> import meanfield as mf
+        >>> th = mf.CubicTeacherTheory(d=2, width=100.0, eps=0.3, sigma2=0.1)
+        >>> pt = th.best(200.0)
+        >>> 0 < pt.discrepancy[0] < 1
+        True
+
+    Reference: Rubin, Seroussi & Ringel, ICLR 2024, section 3.1.
+    """
+
+    d: int
+    width: float
+    eps: float = 0.0
+    sigma2: float = 1.0
+    sigma_a2: float = 1.0
+    sigma_w2: float = 1.0
+    n_rho: int = 2001
+    n_hermite: int = 2
+
+    def __post_init__(self):
+        if isinstance(self.d, bool) or not isinstance(self.d, (int, np.integer)) or self.d < 2:
+            raise ValueError(f"d must be an integer >= 2 (input dimension), got {self.d!r}")
+        for name in ("width", "sigma2", "sigma_a2", "sigma_w2"):
+            _check_pos(name, getattr(self, name))
+        if not (isinstance(self.eps, (int, float)) and math.isfinite(self.eps)):
+            raise ValueError(f"eps must be a finite number (the He_3 strength), got {self.eps!r}")
+        if not isinstance(self.n_rho, int) or self.n_rho < 101:
+            raise ValueError(f"n_rho must be an integer >= 101, got {self.n_rho!r}")
+        if not isinstance(self.n_hermite, int) or not 2 <= self.n_hermite <= 12:
+            raise ValueError(f"n_hermite must be an integer in [2, 12] (odd Hermite orders "
+                             f"1, 3, ..., 2 n_hermite - 1 kept), got {self.n_hermite!r}")
+
+    @property
+    def orders(self):
+        return tuple(range(1, 2 * self.n_hermite, 2))
+
+    @property
+    def y_coef(self):
+        y = np.zeros(self.n_hermite)
+        y[0], y[1] = 1.0, math.sqrt(6.0) * self.eps
+        return y
+
+    def _nodes(self):
+        cached = self.__dict__.get("_cache")
+        if cached is None:
+            shape = 0.5 * (self.d - 1)
+            x, w = special.roots_genlaguerre(_N_LAGUERRE, shape - 1.0)
+            r = x * 2.0 * self.sigma_w2 / self.d
+            logw = np.log(w) - special.gammaln(shape)
+            cached = (r, logw)
+            object.__setattr__(self, "_cache", cached)
+        return cached
+
+    def features(self, rho, q):
+        """c_k(w) = E[erf(w.x) He_k(xi)]/sqrt(k!) for k = 1, 3, ...: a list, one per order.
+
+        Stein's lemma gives c_k = rho^k E[erf^(k)(u)]/sqrt(k!), u ~ N(0, q), and with
+        erf^(k)(u) = (2/sqrt(pi)) (-1)^(k-1) H_(k-1)(u) e^(-u^2) (physicists' Hermite),
+        E[e^(-u^2) H_(2i)(u)] = (2i)!/i! (-1)^i (1+2q)^(-i-1/2).
+        """
+        s = 1.0 + 2.0 * q
+        out = []
+        for k in self.orders:
+            i = (k - 1) // 2
+            coef = (2.0 / _SQRT_PI) * math.factorial(2 * i) / math.factorial(i) * (-1) ** i \
+                / math.sqrt(math.factorial(k))
+            out.append(coef * rho**k * s ** (-i - 0.5))
+        return out
+
+    def _rho_grid(self, t, n):
+        # a coarse look over the whole range the coupling could reach, then a fine grid where
+        # the log-weight is within 60 of its maximum
+        coupling = 0.5 * self.sigma_a2 * n**2 / self.width
+        bound = coupling * (np.sum(np.abs(t)) * 2.0) ** 2
+        rho_max = math.sqrt(2.0 * self.sigma_w2 * (bound + 60.0) / self.d)
+        rho = np.linspace(0.0, rho_max, 20001)
+        q = rho**2 + self.sigma_w2 * (self.d - 1) / self.d
+        L = coupling * sum(tk * ck for tk, ck in zip(t, self.features(rho, q))) ** 2
+        lw = L - 0.5 * self.d * rho**2 / self.sigma_w2
+        keep = np.nonzero(lw > lw.max() - 60.0)[0]
+        top = rho[min(keep[-1] + 2, rho.size - 1)] + 6.0 * math.sqrt(self.sigma_w2 / self.d)
+        return np.linspace(-top, top, self.n_rho)
+
+    def neuron(self, t, n):
+        """log z, <c c^T>, <rho^2> and p(rho) for discrepancy coefficients t at size n."""
+        t = np.asarray(t, dtype=np.float64)
+        r, logw = self._nodes()
+        rho = self._rho_grid(t, n)
+        cs = self.features(rho[:, None], rho[:, None] ** 2 + r[None, :])
+        coupling = 0.5 * self.sigma_a2 * n**2 / self.width
+        L = coupling * sum(tk * ck for tk, ck in zip(t, cs)) ** 2
+        log_prior = -0.5 * self.d * rho**2 / self.sigma_w2 - 0.5 * math.log(
+            2 * math.pi * self.sigma_w2 / self.d)
+        drho = rho[1] - rho[0]
+        lw = log_prior[:, None] + logw[None, :] + L + math.log(drho)
+        log_z = float(special.logsumexp(lw))
+        p = np.exp(lw - log_z)
+        cc = np.array([[np.sum(p * ci * cj) for cj in cs] for ci in cs])
+        dens = p.sum(axis=1) / drho
+        return {"log_z": log_z, "cc": cc, "rho2": float(np.sum(p.sum(1) * rho**2)),
+                "rho": rho, "density": dens}
+
+    def _residual(self, t, n):
+        M = self.sigma_a2 * self.neuron(t, n)["cc"]
+        return (n * M + self.sigma2 * np.eye(len(t))) @ t - self.y_coef
+
+    def _point(self, t, n):
+        nb = self.neuron(t, n)
+        M = self.sigma_a2 * nb["cc"]
+        F = 0.5 * n * self.y_coef @ t - self.width * nb["log_z"] + 0.5 * n**2 * t @ M @ t
+        rho, dens = nb["rho"], nb["density"]
+        half = rho >= 0
+        rp, dp = rho[half], dens[half]
+        peaks = [i for i in range(1, dp.size - 1) if dp[i] >= dp[i - 1] and dp[i] > dp[i + 1]]
+        central = dp[0] >= dp[1]  # rho = 0 is a local maximum
+        side = [i for i in peaks if i > 0]
+        n_peaks = (1 if central else 0) + 2 * len(side)
+        if not side:
+            phase, side_mass = "GFL", 0.0
+        else:
+            i_side = side[-1]
+            i_bar = int(np.argmin(dp[:i_side + 1])) if central else 0
+            side_mass = float(2.0 * np.sum(dp[i_bar:]) * (rho[1] - rho[0]))
+            side_mass = min(side_mass, 1.0)
+            phase = "GMFL-I" if central else "GMFL-II"
+        yc = self.y_coef[:2]
+        disc = self.sigma2 * t[:2] / np.where(yc != 0, yc, np.nan)
+        return CubicTeacherPoint(n=float(n), t=tuple(float(v) for v in t),
+                                 discrepancy=(float(disc[0]), float(disc[1])), kernel=M,
+                                 overlap_var=nb["rho2"], n_peaks=n_peaks, phase=phase,
+                                 side_mass=side_mass, free_energy=float(F), rho=rho, density=dens)
+
+    def solve(self, n, starts=None) -> list:
+        """All distinct self-consistent solutions found from the GP start and from `starts`."""
+        n = _check_pos("n", n, " (the number of training points)")
+        r, logw = self._nodes()
+        # GP start: the prior kernel
+        rho = np.linspace(-8, 8, 801) * math.sqrt(self.sigma_w2 / self.d)
+        prior = np.exp(-0.5 * self.d * rho**2 / self.sigma_w2)
+        prior /= prior.sum()
+        cs = self.features(rho[:, None], rho[:, None] ** 2 + r[None, :])
+        wr = np.exp(logw)[None, :] * prior[:, None]
+        M0 = self.sigma_a2 * np.array([[np.sum(wr * ci * cj) for cj in cs] for ci in cs])
+        t_gp = np.linalg.solve(n * M0 + self.sigma2 * np.eye(self.n_hermite), self.y_coef)
+        inits = [t_gp] + [np.asarray(s, dtype=np.float64) for s in (starts or [])]
+        inits.append(t_gp * 0.05)
+        sols = []
+        for t0 in inits:
+            res = optimize.root(lambda t: self._residual(t, n) / self.y_coef[0], t0,
+                                method="hybr", options={"xtol": 1e-11})
+            if not res.success or np.linalg.norm(self._residual(res.x, n)) > 1e-7:
+                continue
+            if any(np.allclose(res.x, s.t, rtol=1e-5, atol=1e-12) for s in sols):
+                continue
+            sols.append(self._point(res.x, n))
+        if not sols:
+            raise RuntimeError(f"no self-consistent solution found at n={n!r}")
+        return sols
+
+    def best(self, n, starts=None) -> CubicTeacherPoint:
+        """The solution of lowest free energy at n."""
+        return min(self.solve(n, starts), key=lambda p: p.free_energy)

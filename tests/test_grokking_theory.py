@@ -108,6 +108,7 @@ def test_scan_boundaries_and_monotone_discrepancy():
     t = scan.column("discrepancy")
     assert np.all(np.diff(t) < 0)  # sigma2 decreasing: more of the target is learned
     assert scan.sigma2_onset is not None and 0.01 < scan.sigma2_onset < 0.15
+    assert scan.sigma2_droplets is not None and scan.sigma2_droplets < 0.15
     assert scan.sigma2_specialised is None  # the mixed phase persists (droplets are heavy)
     # the finite-P onset lies below the leading-order estimate (entropy of the GP basin)
     assert scan.sigma2_onset < scan.asymptotic["sigma2_onset"]
