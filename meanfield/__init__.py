@@ -90,3 +90,16 @@ from ._llc import (
 )
 from ._learning_zero import TanhNet as TanhNet, run_llc_experiment as run_llc_experiment
 from ._sweep import SweepResult as SweepResult, crossing as crossing, sweep as sweep
+from ._grokking_theory import (
+    CubicTeacherTheory as CubicTeacherTheory,
+    ModularTheory as ModularTheory,
+)
+from ._fourier import (
+    dominant_frequency as dominant_frequency,
+    fourier_power as fourier_power,
+    fourier_summary as fourier_summary,
+    implied_readout as implied_readout,
+    inverse_participation_ratio as inverse_participation_ratio,
+    phase_relation as phase_relation,
+    single_frequency_fraction as single_frequency_fraction,
+)

@@ -8,6 +8,7 @@ rerun the same command to resume).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -17,6 +18,8 @@ from ._config import DEFAULT_CONFIG, ConfigError, load_config, loads, parse_conf
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECKPOINT = "checkpoint.npz"
+# modules that add a subcommand through `add_command(sub)`
+COMMAND_MODULES = ("_demo", "_grokking_cli")
 
 
 class _UsageError(Exception):
@@ -71,9 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     sh.set_defaults(func=_show)
     # further subcommands register themselves here: each module's `add_command(sub)` adds its
     # parser and sets `func` to the function that runs it (returning the exit code)
-    from . import _demo
-
-    _demo.add_command(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"meanfield.{name}").add_command(sub)
     return p
 
 
