@@ -49,7 +49,12 @@ from ._dynamics import (
     TrainingRun as TrainingRun,
     train_network as train_network,
 )
-from ._foreground import GradientDescent as GradientDescent, Grid as Grid, Langevin as Langevin
+from ._foreground import (
+    GradientDescent as GradientDescent,
+    Grid as Grid,
+    Langevin as Langevin,
+    Tempering as Tempering,
+)
 from ._mixing import Anderson as Anderson, Damped as Damped
 from ._solution import Solution as Solution, SolveError as SolveError, Status as Status
 from ._solve import FixedPoint as FixedPoint, solve as solve

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._foreground import Grid, Langevin, LangevinState
+from ._foreground import Grid, Langevin, Tempering
 from ._mixing import Anderson, Damped
 from ._particles import Particles
 from ._progress import Progress
@@ -45,7 +45,7 @@ class FixedPoint(eqx.Module):
 
     Attributes:
         n_particles: M, the number of foreground particles (ignored by `Grid`).
-        foreground: `Langevin(...)`, `GradientDescent(...)` or `Grid(...)`.
+        foreground: `Langevin(...)`, `Tempering(...)`, `GradientDescent(...)` or `Grid(...)`.
         mixing: `Damped(beta)` or `Anderson(memory, beta)`.
         max_iterations: give up (status 'max_iterations') after this many iterations.
         rtol: relative tolerance on |G(B) - B| / |B|.
@@ -60,7 +60,7 @@ class FixedPoint(eqx.Module):
     """
 
     n_particles: int = 2048
-    foreground: Langevin | Grid = Langevin()
+    foreground: Langevin | Tempering | Grid = Langevin()
     mixing: Damped | Anderson = Damped()
     max_iterations: int = 200
     rtol: float = 1e-3
@@ -204,8 +204,12 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         if solver.shard:
             particles = particles.shard()
         field = resumed["field"]
-        fg_state = (LangevinState(jnp.asarray(resumed["step_size"]))
-                    if isinstance(fg, Langevin) else None)
+        # the foreground's state (step sizes, tempering replicas) has the structure of a fresh
+        # `init`; its leaves were saved in order
+        _, template = fg.init(problem, init_key, solver.n_particles)
+        treedef = jax.tree_util.tree_structure(template)
+        fg_state = jax.tree_util.tree_unflatten(
+            treedef, [jnp.asarray(resumed[f"fg_state_{i}"]) for i in range(treedef.num_leaves)])
         mix_state = mixing.init(field)
         if isinstance(mixing, Anderson):
             mix_state = {"fields": resumed["mix_fields"], "residuals": resumed["mix_residuals"]}
@@ -241,8 +245,9 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
             "weights": np.asarray(particles.weights), "field": np.asarray(field),
             "iteration": np.asarray(iteration), "streak": np.asarray(streak),
             "history": np.asarray(json.dumps(history)), "norm0": np.asarray(norm0),
-            "step_size": np.asarray(fg_state.step_size if fg_state is not None else 0.0),
         }
+        for i, leaf in enumerate(jax.tree_util.tree_leaves(fg_state)):
+            payload[f"fg_state_{i}"] = np.asarray(leaf)
         if isinstance(mixing, Anderson):
             payload["mix_fields"] = mix_state["fields"]
             payload["mix_residuals"] = mix_state["residuals"]
