@@ -89,3 +89,9 @@ from ._llc import (
     hessian_preconditioner as hessian_preconditioner,
 )
 from ._learning_zero import TanhNet as TanhNet, run_llc_experiment as run_llc_experiment
+from ._clipped_relu import ClippedReLU as ClippedReLU
+from ._distances import (
+    maximum_mean_discrepancy as maximum_mean_discrepancy,
+    sliced_wasserstein as sliced_wasserstein,
+    sphere_directions as sphere_directions,
+)
