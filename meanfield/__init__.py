@@ -95,3 +95,12 @@ from ._distances import (
     sliced_wasserstein as sliced_wasserstein,
     sphere_directions as sphere_directions,
 )
+from ._clover import (
+    CloverResult as CloverResult,
+    CloverSetting as CloverSetting,
+    plot_clover as plot_clover,
+    plot_other_pairs as plot_other_pairs,
+    random_feature_background as random_feature_background,
+    run_clover as run_clover,
+    train_foreground as train_foreground,
+)
