@@ -513,7 +513,8 @@ def _scatter(ax, back, front, title, front_label):
 
 def plot_clover(result: CloverResult):
     """Background (blue) with the foreground, the GP-like control and the from-scratch fixed point
-    (orange) in input-weight space, plus the distances against the noise floor."""
+    (orange) in input-weight space; below, the marginals of a and |w| (where the control is off)
+    and the distances against the noise floor."""
     from matplotlib.figure import Figure
 
     s, r = result.setting, result.summary
@@ -525,24 +526,42 @@ def plot_clover(result: CloverResult):
                "foreground (GP-like background)")]
     if result.fixed_point is not None:
         panels.append((result.fixed_point, f"fixed point from scratch ({r['fixed_point_status']})"
-                       f"\nSW {r['fixed_point_distance']:.3g}", "fixed-point cloud"))
-    fig = Figure(figsize=(4.6 * (len(panels) + 1), 4.8), layout="constrained")
-    axes = fig.subplots(1, len(panels) + 1)
+                       f"\nSW {r['fixed_point_distance']:.3g}, loss {r['fixed_point_loss']:.4g}",
+                       "fixed-point cloud"))
+    fig = Figure(figsize=(15, 9.5), layout="constrained")
+    axes = fig.subplots(2, 3)
     lim = np.quantile(np.abs(result.background[:, :2]), 0.995) * 1.6
-    for ax, (front, title, label) in zip(axes, panels):
+    for ax, (front, title, label) in zip(axes[0], panels):
         _scatter(ax, result.background, front, title, label)
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
-    ax = axes[-1]
-    names = ["noise floor", "foreground", "fixed point", "untrained ctrl", "GP-like ctrl"]
+    clouds = [("background (joint net)", result.background, BLUE, "stepfilled"),
+              ("foreground", result.foreground, ORANGE, "step"),
+              ("GP-like control", result.control, "tab:red", "step"),
+              ("untrained control", result.untrained_control, "tab:purple", "step")]
+    for ax, (what, fn) in zip(axes[1][:2], (("a", lambda t: t[:, 2]),
+                                            ("|w|", lambda t: np.linalg.norm(t[:, :2], axis=1)))):
+        values = [fn(t) for _, t, _, _ in clouds]
+        bins = np.linspace(np.quantile(np.concatenate(values), 0.001),
+                           np.quantile(np.concatenate(values), 0.999), 60)
+        for (name, _, color, kind), v in zip(clouds, values):
+            ax.hist(v, bins=bins, density=True, histtype=kind, color=color, lw=1.5,
+                    alpha=0.45 if kind == "stepfilled" else 1.0, label=name)
+        ax.set_xlabel(what)
+        ax.set_ylabel("density")
+        ax.set_title(f"marginal of {what}", fontsize=10)
+        ax.legend(fontsize=7)
+    ax = axes[1][2]
+    names = ["noise floor", "foreground", "fixed point", "GP-like ctrl", "untrained ctrl"]
     vals = [r["noise_floor"], r["foreground_distance"], r["fixed_point_distance"],
-            r["untrained_control_distance"], r["control_distance"]]
-    keep = [(n, v) for n, v in zip(names, vals) if v is not None]
-    ax.bar([n for n, _ in keep], [v for _, v in keep],
-           color=["0.5", ORANGE, ORANGE, "tab:red", "tab:red"][:len(keep)])
+            r["control_distance"], r["untrained_control_distance"]]
+    colors = ["0.5", ORANGE, ORANGE, "tab:red", "tab:purple"]
+    keep = [(n, v, c) for n, v, c in zip(names, vals, colors) if v is not None]
+    ax.bar([k[0] for k in keep], [k[1] for k in keep], color=[k[2] for k in keep])
+    ax.errorbar([0], [r["noise_floor"]], yerr=[[0], [r["noise_floor_std"]]], color="k", capsize=4)
     ax.set_yscale("log")
     ax.set_ylabel("sliced $W_2$ to the background cloud, $\\theta=(w,a)$")
-    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    ax.tick_params(axis="x", labelrotation=20, labelsize=8)
     ax.set_title(f"{s.activation}, target {s.target}, N = {s.width}, M = {s.n_foreground}",
                  fontsize=10)
     return fig
