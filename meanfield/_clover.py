@@ -45,7 +45,11 @@ x1 x2 = ((x1 + x2)^2 - (x1 - x2)^2)/4. Four lobes: the clover.
 background flows to a critical point of Psi(.; rho): the clouds collapse to points (with weight
 decay the minimiser of the convex loss-plus-decay functional is atomic), or, without weight
 decay, the final residual is ~0 and a foreground neuron does not move from its initialisation.
-A foreground cloud that reproduces a background *cloud* needs the noise; with it the entropic
+Measured in this setting at T = 0 (plain gradient descent, everything else equal, 6000 steps):
+two independently trained networks have clouds 0.38 apart (sliced W2 on theta, against 0.07 at
+T = 0.01), the cloud depends on the initialisation, and the recombined gradient-descent
+foreground has loss 0.070 against the joint network's 0.056 (+26%). A foreground cloud that
+reproduces a background *cloud* needs the noise; with it the entropic
 functional is strictly convex and its fixed point is unique (Mei, Montanari & Nguyen 2018;
 Chizat 2022; Nitanda, Wu & Suzuki 2022), which is also why the fixed-point iteration from scratch
 must find the same cloud. The foreground step is the joint network's own Langevin step with the
@@ -339,10 +343,12 @@ def run_clover(setting: CloverSetting | None = None, *, progress: bool = True,
     Summary keys: joint_loss (final snapshot), joint_loss_mean/std (over the second half of the
     training trace: the size of the Langevin fluctuations), recombined_loss (the foreground
     network), control_loss (random-feature control), untrained_control_loss; the distances
-    foreground_distance, noise_floor (second independent joint network), control_distance,
-    untrained_control_distance, fixed_point_distance (all sliced W2 to the background cloud on
-    theta = (w1, w2, a)), the same on w alone (suffix _w), MMD^2 versions (prefix mmd_), ratios,
-    the fixed-point status, and runtimes in seconds.
+    foreground_distance, control_distance, untrained_control_distance, fixed_point_distance and
+    noise_floor_pair (the second independent joint network), all sliced W2 to the background
+    cloud on theta = (w1, w2, a); noise_floor (mean of `permutation_null` of the two joint
+    networks, with _std and _q95) and foreground_p_value; the same distances on w alone (suffix
+    _w), MMD^2 versions (prefix mmd_), ratios to the floor (suffix _over_floor), relative
+    prediction differences, the fixed-point status and loss, and runtimes in seconds.
     """
     s = CloverSetting() if setting is None else setting
     problem = s.problem()
@@ -416,13 +422,13 @@ def run_clover(setting: CloverSetting | None = None, *, progress: bool = True,
     bg2 = np.asarray(joint_2.particles.theta)
     clouds = {"foreground": np.asarray(fg.theta), "control": np.asarray(ctrl.theta),
               "untrained_control": np.asarray(unt.theta), "fixed_point": fp,
-              "noise_floor": bg2}
+              "noise_floor_pair": bg2}
     dirs3 = sphere_directions(3, s.n_directions, seed=s.seed)
     dirs2 = sphere_directions(2, s.n_directions)
     spread = np.sqrt(np.sum(bg.var(axis=0)))
     summary = {}
     for name, theta in clouds.items():
-        stem = name if name == "noise_floor" else f"{name}_distance"
+        stem = name if name == "noise_floor_pair" else f"{name}_distance"
         if theta is None:
             summary[stem] = summary[stem + "_w"] = summary["mmd_" + name] = None
             continue
@@ -432,7 +438,6 @@ def run_clover(setting: CloverSetting | None = None, *, progress: bool = True,
     half = bg.shape[0] // 2
     summary["half_split_distance"] = sliced_wasserstein(bg[:half], bg[half:2 * half], directions=dirs3)
     null = permutation_null(bg, bg2, n_splits=s.n_splits, directions=dirs3, seed=s.seed)
-    summary["noise_floor_pair"] = summary["noise_floor"]
     summary["noise_floor"] = float(null.mean())
     summary["noise_floor_std"] = float(null.std())
     summary["noise_floor_q95"] = float(np.quantile(null, 0.95))
@@ -443,6 +448,7 @@ def run_clover(setting: CloverSetting | None = None, *, progress: bool = True,
     losses = np.asarray(joint.losses)
     tail = losses[len(losses) // 2:]
     y = np.asarray(problem.data.y)
+
     def objective(theta, loss):  # loss + (lambda/2) E|theta|^2 (the entropy term left out)
         return float(loss + 0.5 * s.weight_decay * np.mean(np.sum(theta**2, axis=1)))
 
