@@ -89,7 +89,7 @@ def test_setting_errors_name_the_argument():
 
 def test_clover_command_tiny(tmp_path, capsys):
     out = tmp_path / "clover"
-    code = main(["clover", "--width", "48", "--steps", "30", "--nodes", "6",
+    code = main(["clover", "--width", "48", "--steps", "10", "--nodes", "5",
                  "--solve-iterations", "2", "--no-pairs", "--quiet", "--json", "--out", str(out)])
     assert code == 0
     record = json.loads(capsys.readouterr().out)

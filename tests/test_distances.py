@@ -17,16 +17,16 @@ def test_sliced_wasserstein_shift_is_exact_in_2d():
 def test_sliced_wasserstein_gaussian_scale_and_symmetry():
     rng = np.random.default_rng(1)
     # 1-D: W2(N(0,1), N(0,4)) = |1 - 2| = 1
-    a, b = rng.standard_normal(20000), 2 * rng.standard_normal(20000)
-    assert mf.sliced_wasserstein(a, b) == pytest.approx(1.0, abs=0.03)
+    a, b = rng.standard_normal(10000), 2 * rng.standard_normal(10000)
+    assert mf.sliced_wasserstein(a, b) == pytest.approx(1.0, abs=0.04)
     # 3-D isotropic: every slice is W2(N(0,1), N(0,s^2)) = |1 - s|
-    x, y = rng.standard_normal((8000, 3)), 1.5 * rng.standard_normal((8000, 3))
-    assert mf.sliced_wasserstein(x, y, n_directions=128) == pytest.approx(0.5, abs=0.03)
+    x, y = rng.standard_normal((4000, 3)), 1.5 * rng.standard_normal((4000, 3))
+    assert mf.sliced_wasserstein(x, y, n_directions=128) == pytest.approx(0.5, abs=0.04)
     assert mf.sliced_wasserstein(x, y) == pytest.approx(mf.sliced_wasserstein(y, x), rel=1e-12)
     # unequal sizes go through quantiles: still close
-    assert mf.sliced_wasserstein(x[:3000], y, n_directions=128) == pytest.approx(0.5, abs=0.04)
+    assert mf.sliced_wasserstein(x[:1500], y, n_directions=128) == pytest.approx(0.5, abs=0.05)
     # a second sample of the same law is far closer than the scaled one (the noise floor)
-    assert mf.sliced_wasserstein(x, rng.standard_normal((8000, 3))) < 0.05
+    assert mf.sliced_wasserstein(x, rng.standard_normal((4000, 3))) < 0.06
 
 
 def test_mmd_against_closed_form():
