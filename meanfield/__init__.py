@@ -108,3 +108,18 @@ from ._fourier import (
     phase_relation as phase_relation,
     single_frequency_fraction as single_frequency_fraction,
 )
+from ._clipped_relu import ClippedReLU as ClippedReLU
+from ._distances import (
+    maximum_mean_discrepancy as maximum_mean_discrepancy,
+    sliced_wasserstein as sliced_wasserstein,
+    sphere_directions as sphere_directions,
+)
+from ._clover import (
+    CloverResult as CloverResult,
+    CloverSetting as CloverSetting,
+    plot_clover as plot_clover,
+    plot_other_pairs as plot_other_pairs,
+    random_feature_background as random_feature_background,
+    run_clover as run_clover,
+    train_foreground as train_foreground,
+)
