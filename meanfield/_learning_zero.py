@@ -42,6 +42,13 @@ an extrapolation far beyond any measurable eigenvalue.
 
 The sampled lambda_hat (W free) is measured by `marginal_llc` (a integrated exactly) at every
 nbeta and by joint MALA where that mixes; `run_llc_experiment` compares both with lambda_quad.
+Measured (`meanfield llc --steps 200 --burnin 80`, gamma = 100, seed 0, 21 nbeta in 1e0..1e20,
+11 min): lambda_hat = 0.208 at 1, 2.28 at 1e6, 4.71 at 1e12, 8.16 at 1e20 (errors <= 0.005),
+0.001-0.043 above lambda_quad (W's freedom adds a little). On 1e2..1e20 (lambda >= 0.5): linear
+law slope 0.174 +- 0.001 per e-fold (0.40 per decade), rms residual 0.084; pure quadratic
+A + C l^2 rms 0.66 (rejected: residuals +0.8 .. -1.5, systematic); general quadratic B = 0.156,
+C = 4.6e-4 +- 0.3e-4, rms 0.017. Joint MALA agrees to 1e4 (1.52 +- 0.06 vs 1.50) and falls
+below beyond (1e5: 1.59 +- 0.08 vs 1.89; acceptance 0.53, then 0.35 at 1e6).
 """
 
 from __future__ import annotations
