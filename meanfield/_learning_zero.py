@@ -230,7 +230,15 @@ def marginal_llc(net: TanhNet, theta_star, nbeta: float, localization: float = 1
     shrink with the stiffest direction nbeta g_0 and which stalls beyond nbeta ~ 1e7 here, this mixes
     at any nbeta (the marginal of W is always on the localisation scale). G(W) uses an
     `n_nodes`-point rule (512: lambda within 0.02 of the 2048-node value up to nbeta = 1e20 for the
-    h = 128 net; checked in tests/test_llc.py at small h).
+    h = 128 net, tests/test_llc.py::test_gram_quadrature_nodes_for_h128); Gauss-Hermite rows with
+    weight below 1e-40 of the largest are dropped.
+
+    Example:
+        >>> net = TanhNet(width=8)
+        >>> res = marginal_llc(net, net.zero_point(0), nbeta=1e4, n_chains=4, n_steps=40, n_burnin=15,
+        ...                    n_nodes=128)
+        >>> 0 < res.lambda_hat < net.rlct
+        True
 
     Returns an `LLCResult` whose loss_trace holds E[L | W_t] = lambda(W_t)/nbeta, init_loss = 0,
     acceptance the mean MALA acceptance after burn-in, final_theta the final W of each chain.
