@@ -93,7 +93,13 @@ from ._llc import (
     estimate_llc as estimate_llc,
     hessian_preconditioner as hessian_preconditioner,
 )
-from ._learning_zero import TanhNet as TanhNet, run_llc_experiment as run_llc_experiment
+from ._learning_zero import (
+    TanhNet as TanhNet,
+    fit_growth_laws as fit_growth_laws,
+    marginal_llc as marginal_llc,
+    plot_llc_experiment as plot_llc_experiment,
+    run_llc_experiment as run_llc_experiment,
+)
 from ._sweep import SweepResult as SweepResult, crossing as crossing, sweep as sweep
 from ._grokking_theory import (
     CubicTeacherTheory as CubicTeacherTheory,

@@ -14,10 +14,13 @@ As n beta -> infinity (and gamma fixed) lambda_hat -> lambda, the local RLCT, be
 of {L < eps} near w* scales like eps^lambda (log eps)^(m-1): for L = sum c_i w_i^2 in d dimensions
 lambda = d/2, for L = w^(2k) lambda = 1/(2k).
 
-nbeta. With a finite data set, L_n = L + O(1/sqrt(n)) fluctuations and n, beta enter separately
-(devinterp's default beta* = 1/log n, i.e. nbeta = n/log n). Here L is the *infinite-data* loss
-(population risk by quadrature or in closed form): the posterior depends only on the product
-n beta, so the only parameter is `nbeta`; "beta" in the learning-zero experiment means nbeta.
+nbeta. With a finite data set, L_n = L + O(1/sqrt(n)) fluctuations and n, beta enter separately;
+devinterp's default is nbeta = m / ln m with m the *batch size* (`default_nbeta`), i.e. beta* =
+1/ln m. Here L is the *infinite-data* loss (population risk by quadrature or in closed form): the
+posterior depends only on the product n beta, so the only parameter is `nbeta`; "beta" in the
+learning-zero experiment means nbeta. The loss is whatever `loss_fn` returns (for the tanh net the
+MSE E[f^2], without the 1/2 of a unit-variance Gaussian likelihood: with that convention every
+nbeta below is halved).
 
 Sampler (`SGLD`). With a constant symmetric positive-definite preconditioner P = R R^T,
 
@@ -32,9 +35,32 @@ diagnostic of the discretisation error (it should be close to one). A constant P
 `hessian_preconditioner` gives P = (nbeta H(w*) + gamma I)^(-1) (H clipped to >= 0), which whitens
 the Gaussian part of p and is what makes stiff problems (curvatures spanning 1e-30..1e2) samplable.
 
-Differences from devinterp, deliberately: exact gradients; optional Metropolis correction;
-optional preconditioner; chains start at w* and `n_burnin` draws are discarded (devinterp by
-default averages all draws); the error bar is the standard error over independent chains.
+Conventions shared with devinterp (Lau et al. 2023; devinterp's `SGLD` and
+`estimate_learning_coeff`): the update above with P = I and noise N(0, eps) (noise_level 1); the
+names `localization` (gamma) and `nbeta`; lambda_hat = nbeta (mean sampled loss - L(w*)) averaged
+over chains; chains start at w*; the MALA acceptance probability as the step-size diagnostic
+(devinterp's `MalaAcceptanceRate` callback).
+
+Where we differ, deliberately: (i) exact gradients of the population loss, no minibatches (so
+"SGLD" here is the unadjusted Langevin algorithm); (ii) optional Metropolis correction (MALA),
+which makes the chain exact at any step size; (iii) optional *constant* preconditioner (one that adapts along the
+chain, as in RMSprop-SGLD, biases the stationary law unless a correction term is added); (iv) `n_burnin` draws are
+discarded (devinterp's default `num_burnin_steps` is 0, averaging from the first step, which biases
+lambda_hat low because chains start at the minimum of the loss); (v) the error bar is the standard
+error over independent chains, and `drift` (second- minus first-half estimate) flags chains that
+have not equilibrated; (vi) no weight decay term.
+
+Diagnostics (`LLCResult`): loss_trace (every step of every chain), acceptance, chain_lambda (its
+spread is the chain spread), drift. Calibration: `calibrate_step_size` picks eps for a target MALA
+acceptance at given (nbeta, gamma, P); choose gamma so that nbeta times the curvatures of interest
+exceed it (else they are masked by the localisation, cf. `QuadraticModel.exact_lambda_hat`) while
+chains stay in the basin of w* (check drift and the loss trace).
+
+Known limitation, measured (tests/test_llc.py): on singular models a fixed-step MALA calibrated at
+w* loses acceptance as chains move along the zero set into stiffer regions and then under-samples
+them: reduced-rank regression (M, N, H) = (2, 2, 2) at nbeta = 1e6 gives 1.431 +- 0.010 against the
+exact 1.497 (-4.4%), with acceptance 0.41 after calibration to 0.9. Models linear in some weights
+avoid this by integrating those out (`meanfield._learning_zero.marginal_llc`).
 """
 
 from __future__ import annotations
@@ -456,6 +482,47 @@ class ReducedRankRegression(eqx.Module):
     @property
     def rlct(self):
         return aoyagi_watanabe_rlct(self.M, self.N, self.H, self.r)[0]
+
+    def exact_lambda_hat(self, nbeta: float, gamma: float) -> float:
+        """Exact finite-nbeta value of nbeta E[L] under exp(-nbeta L - gamma/2 |w|^2), for r = 0.
+
+        Independent of any sampler: B integrates out exactly (each of its N rows is Gaussian with
+        precision 2 nbeta A A^T + gamma I), leaving an integral over the singular values s_i of A
+        (H x M, H <= M), whose density under the Gaussian is prop. to prod_i s_i^(M-H)
+        prod_{i<j} |s_i^2 - s_j^2| exp(-gamma |s|^2 / 2):
+
+            nbeta E[L] = < N sum_i nbeta s_i^2 / (2 nbeta s_i^2 + gamma) >,
+            weight     = prod_i s_i^(M-H) (2 nbeta s_i^2 + gamma)^(-N/2) exp(-gamma s_i^2/2)
+                         prod_{i<j} |s_i^2 - s_j^2|,
+
+        done by adaptive quadrature in log s (1-D for H = 1, 2-D for H = 2; relative accuracy
+        ~1e-7). As nbeta -> infinity it tends to lambda - (m - 1)/ln(nbeta) + O(1/ln^2) with
+        (lambda, m) of `aoyagi_watanabe_rlct` (tests/test_llc.py checks this for five shapes).
+        """
+        from scipy.integrate import dblquad, quad
+
+        if self.r != 0 or self.H > 2 or self.H > self.M:
+            raise ValueError(f"exact_lambda_hat needs r = 0 and H <= min(2, M); got M={self.M}, "
+                             f"N={self.N}, H={self.H}, r={self.r}")
+        nb, g = _positive("nbeta", nbeta), _positive("gamma", gamma)
+        M, N, H = self.M, self.N, self.H
+
+        def integrand(u, power):  # u = log s; includes the Jacobian ds = s du
+            s = np.exp(np.asarray(u, dtype=np.float64))
+            logw = float(np.sum((M - H + 1) * u - 0.5 * g * s**2 - 0.5 * N * np.log(2 * nb * s**2 + g)))
+            vd = abs(s[0] ** 2 - s[1] ** 2) if H == 2 else 1.0
+            lam = N * float(np.sum(nb * s**2 / (2 * nb * s**2 + g)))
+            return math.exp(logw) * vd * lam**power
+
+        if H == 1:
+            c = 0.5 * math.log(g / nb)
+            num, den = (quad(lambda u, k=k: integrand(np.array([u]), k), -50.0, 5.0, points=[c],
+                             limit=200, epsabs=0.0, epsrel=1e-10)[0] for k in (1, 0))
+        else:
+            lo = 0.5 * math.log(g / nb) - 14.0    # weight ~ s^(2 (M - H) + 2) below the kink
+            num, den = (dblquad(lambda u1, u2, k=k: integrand(np.array([u1, u2]), k), lo, 4.0,
+                                lo, 4.0, epsabs=0.0, epsrel=1e-7)[0] for k in (1, 0))
+        return num / den
 
     @property
     def multiplicity(self):
