@@ -149,3 +149,28 @@ def test_interrupted_then_resumed_matches_uninterrupted(tmp_path, capsys, monkey
     np.testing.assert_allclose(resumed.arrays["field"], reference.arrays["field"], rtol=1e-12)
     assert resumed.summary["self_consistency_error"] == pytest.approx(
         reference.summary["self_consistency_error"], rel=1e-12)
+
+
+def test_show_reopens_experiment_and_demo_folders(tmp_path, capsys):
+    from meanfield._results import write_experiment
+
+    exp = tmp_path / "exp"
+    write_experiment(exp, "theory", {"sigma2_onset": 0.04}, config={"P": 11}, seed=3)
+    rc, out, err = run(capsys, "show", str(exp), "--json")
+    assert rc == 0, err
+    record = json.loads(out)
+    assert record["sigma2_onset"] == 0.04 and record["seed"] == 3 and "versions" in record
+    (exp / "config.json").unlink()  # a file the record lists is gone: incomplete
+    rc, out, err = run(capsys, "show", str(exp))
+    assert rc == 2 and "config.json missing" in err
+    demo = tmp_path / "demo"
+    (demo / "solve").mkdir(parents=True)
+    (demo / "solve" / "section.json").write_text("{}")
+    (demo / "report.md").write_text("# report")
+    rc, out, err = run(capsys, "show", str(demo))
+    assert rc == 0 and "report.md" in out and "solve" in out
+    rc, out, err = run(capsys, "show", str(tmp_path / "empty_nothing"))
+    assert rc == 2 and "does not exist" in err
+    (tmp_path / "empty").mkdir()
+    rc, out, err = run(capsys, "show", str(tmp_path / "empty"))
+    assert rc == 2 and "not a complete results folder" in err
