@@ -104,7 +104,7 @@ def test_mixed_phase_pins_the_coupling_at_leading_order_fixed_u():
 
 def test_scan_boundaries_and_monotone_discrepancy():
     th = ModularTheory(P=11, width=100.0, stabiliser=1.0)
-    scan = th.scan(np.geomspace(0.15, 0.01, 7), branches=False)
+    scan = th.scan(np.geomspace(0.15, 0.01, 5), branches=False)
     t = scan.column("discrepancy")
     assert np.all(np.diff(t) < 0)  # sigma2 decreasing: more of the target is learned
     assert scan.sigma2_onset is not None and 0.01 < scan.sigma2_onset < 0.15
@@ -130,13 +130,13 @@ def test_cli_grokking_theory_json(capsys, tmp_path):
 
     from meanfield._cli import main
 
-    rc = main(["grokking", "theory", "--P", "7", "--N", "50", "--sigma2-count", "4",
+    rc = main(["grokking", "theory", "--P", "5", "--N", "50", "--sigma2-count", "3",
                "--no-branches", "--json", "--quiet", "--out", str(tmp_path / "r")])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     for key in ("sigma2_onset", "sigma2_specialised", "discrepancy_amplitude", "sigma2"):
         assert key in out
-    assert len(out["discrepancy_amplitude"]) == 4
+    assert len(out["discrepancy_amplitude"]) == 3
     assert (tmp_path / "r" / "theory.json").is_file() and (tmp_path / "r" / "theory.png").is_file()
     assert main(["grokking", "theory", "--P", "8"]) == 2
 
