@@ -35,6 +35,10 @@ Gamma this is an unbounded quartic; the stabiliser is
     gamma_eff = stabiliser                  (scaling="whitened": exactly LinearisedAction's),
     gamma_eff = stabiliser / P^3            (scaling="fixed_u").
 
+In raw weights |z|^2/d = |w|^2/sigma_w2, so the whitened reading is Gamma(w) = gamma
+(|w|^2/sigma_w2)^3, a sextic in |w| with a P-independent coefficient (the form "gamma |w|^6" of
+a hand-added stabiliser), and the fixed_u reading is the same sextic divided by P^3.
+
 Single-neuron partition function. Modes interact only through Gamma(R). We keep one "active" mode
 exactly (a 2-D integral over S = A_k + B_k and R_b, the squared norm of the other d - 4
 coordinates; the integral over A - B at fixed S is an error function) and resum the weak,

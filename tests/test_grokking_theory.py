@@ -104,7 +104,7 @@ def test_mixed_phase_pins_the_coupling_at_leading_order_fixed_u():
 
 def test_scan_boundaries_and_monotone_discrepancy():
     th = ModularTheory(P=11, width=100.0, stabiliser=1.0)
-    scan = th.scan(np.geomspace(0.15, 0.01, 7), branches=False)
+    scan = th.scan(np.geomspace(0.15, 0.01, 5), branches=False)
     t = scan.column("discrepancy")
     assert np.all(np.diff(t) < 0)  # sigma2 decreasing: more of the target is learned
     assert scan.sigma2_onset is not None and 0.01 < scan.sigma2_onset < 0.15
@@ -130,12 +130,79 @@ def test_cli_grokking_theory_json(capsys, tmp_path):
 
     from meanfield._cli import main
 
-    rc = main(["grokking", "theory", "--P", "7", "--N", "50", "--sigma2-count", "4",
+    rc = main(["grokking", "theory", "--P", "5", "--N", "50", "--sigma2-count", "3",
                "--no-branches", "--json", "--quiet", "--out", str(tmp_path / "r")])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     for key in ("sigma2_onset", "sigma2_specialised", "discrepancy_amplitude", "sigma2"):
         assert key in out
-    assert len(out["discrepancy_amplitude"]) == 4
+    assert len(out["discrepancy_amplitude"]) == 3
     assert (tmp_path / "r" / "theory.json").is_file() and (tmp_path / "r" / "theory.png").is_file()
     assert main(["grokking", "theory", "--P", "8"]) == 2
+
+
+@pytest.mark.slow
+def test_droplet_basin_against_mala():
+    """Neurons started as single-frequency droplets and sampled by MALA under the frozen
+    background tbar = tau y stay droplets; their <A_k B_k> matches the droplet-basin integral."""
+    import jax
+    import jax.numpy as jnp
+
+    from meanfield._foreground import LangevinState
+    from meanfield._particles import Particles
+
+    P, N, gam = 7, 100.0, 1.0
+    th = ModularTheory(P=P, width=N, stabiliser=gam)
+    g = 1.3 * th.asymptotic()["g_c"]
+    tau = math.sqrt(g * N / (th.kappa * P))
+    sn = th.single_neuron(g)
+    task = mf.modular_addition(P, 1.0)
+    prob = mf.BayesianProblem(task, mf.Quadratic(), width=N, noise=0.1,
+                              action=mf.LinearisedAction(stabiliser=gam))
+    y = np.asarray(task.train.y)
+    bg = BayesianBackground(jnp.zeros((len(y), len(y))), jnp.eye(len(y)), jnp.asarray(tau * y))
+    M, K = 2048, (P - 1) // 2
+    rng = np.random.default_rng(0)
+    x = sn["droplet_radius"]
+    n = np.arange(P)
+    k = rng.integers(1, K + 1, M)
+    ph = rng.uniform(0, 2 * np.pi, (2, M))
+    u = np.sqrt(2 * x / P) * np.cos(2 * np.pi * k[:, None] * n / P + ph[0][:, None])
+    v = np.sqrt(2 * x / P) * np.cos(2 * np.pi * k[:, None] * n / P + ph[1][:, None])
+    parts = Particles.uniform(jnp.asarray(np.concatenate([u, v], 1)
+                                          + 0.3 * rng.standard_normal((M, 2 * P))))
+    lang = mf.Langevin(step_size=0.01, n_steps=200)
+    state = LangevinState(jnp.asarray(0.01))
+    key = jax.random.PRNGKey(0)
+    vals = []
+    for it in range(30):
+        key, sub = jax.random.split(key)
+        parts, state, _ = lang.run(prob, parts, bg, sub, state)
+        A, B = _modes(np.asarray(parts.theta), P)
+        if it >= 10:
+            vals.append(np.mean(A * B))
+    m_mc, se = np.mean(vals), np.std(vals) / math.sqrt(len(vals))
+    assert sn["droplet_fraction"] > 0.99
+    assert abs(m_mc - sn["m_feature"]) < max(5 * se, 0.01 * m_mc), (m_mc, se, sn["m_feature"])
+
+
+@pytest.mark.slow
+def test_self_consistency_against_particle_solver_near_onset():
+    P, N, s2, sa2, gam = 7, 100.0, 0.05, 1.0, 1.0
+    th = ModularTheory(P=P, width=N, sigma_a2=sa2, stabiliser=gam)
+    pt = th.solve(s2, branches=False)
+    assert pt.g > 0.5 * th.asymptotic()["g_c"]  # strongly coupled, still GP-like
+    task = mf.modular_addition(P, 1.0)
+    prob = mf.BayesianProblem(task, mf.Quadratic(), width=N, noise=s2, sigma_a2=sa2,
+                              action=mf.LinearisedAction(stabiliser=gam))
+    sol = mf.solve(prob, mf.FixedPoint(n_particles=8192, rtol=2e-3), key=0, progress=False)
+    y = np.asarray(task.train.y)
+    tb = np.asarray(sol.background.discrepancy)
+    tau = float(np.sum(tb * y) / np.sum(y * y))
+    A, B = _modes(np.asarray(sol.particles.theta), P)
+    print(f"near onset: tau solver {tau:.4f} theory {pt.tau:.4f}; m solver {np.mean(A * B):.4f} "
+          f"theory {pt.m:.4f}")
+    # measured (P=7, g/g_c = 0.65): tau 2.0% low (14.17 vs 14.46), m 6% high (4.03 vs 3.80) (the GP-basin resummation treats the K modes as
+    # independent although the stabiliser couples them; the error grows towards the onset)
+    assert abs(tau / pt.tau - 1) < 0.03, (tau, pt.tau)
+    assert abs(np.mean(A * B) / pt.m - 1) < 0.08, (np.mean(A * B), pt.m)
