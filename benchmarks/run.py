@@ -122,9 +122,9 @@ def solve_default(quick: bool) -> dict:
     sol = mf.solve(problem, solver, key=seed, progress=False)
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
-    mf.solve(problem, solver, key=seed, progress=False)  # warm: compilation cached
+    warm_sol = mf.solve(problem, solver, key=seed, progress=False)  # compilation cached
     warm = time.perf_counter() - t1
-    iters = float(np.sum(sol.history["seconds"]))
+    iters = float(np.sum(warm_sol.history["seconds"]))
     return {
         "status": sol.status, "iterations": sol.iterations,
         "n_particles": sol.particles.n_particles,
