@@ -89,3 +89,21 @@ from ._llc import (
     hessian_preconditioner as hessian_preconditioner,
 )
 from ._learning_zero import TanhNet as TanhNet, run_llc_experiment as run_llc_experiment
+from ._predictors import (
+    KernelPrediction as KernelPrediction,
+    classification_accuracy as classification_accuracy,
+    kernel_alignment as kernel_alignment,
+    nngp_predictor as nngp_predictor,
+    ntk_predictor as ntk_predictor,
+    regression_loss as regression_loss,
+)
+from ._mcmc_diagnostics import (
+    effective_sample_size as effective_sample_size,
+    split_rhat as split_rhat,
+)
+from ._langevin import (
+    NetworkPosterior as NetworkPosterior,
+    PosteriorLangevin as PosteriorLangevin,
+    PosteriorSamples as PosteriorSamples,
+    sample_posterior as sample_posterior,
+)
