@@ -107,3 +107,5 @@ from ._langevin import (
     PosteriorSamples as PosteriorSamples,
     sample_posterior as sample_posterior,
 )
+from ._training import TrainedNetwork as TrainedNetwork, train as train
+from ._compare import compare as compare, fit_power_law as fit_power_law

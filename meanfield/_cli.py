@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     sh.set_defaults(func=_show)
     # further subcommands register themselves here: each module's `add_command(sub)` adds its
     # parser and sets `func` to the function that runs it (returning the exit code)
+    __import__("meanfield._compare", fromlist=["add_command"]).add_command(sub)
     return p
 
 

@@ -111,7 +111,7 @@ def kernel_alignment(k1, k2) -> float:
     """Centred-free kernel alignment <K1, K2>_F / (|K1|_F |K2|_F) in [-1, 1].
 
     Example:
-        >>> kernel_alignment(np.eye(3), 2 * np.eye(3))
+        >>> round(kernel_alignment(np.eye(3), 2 * np.eye(3)), 12)
         1.0
     """
     k1 = np.asarray(k1, dtype=np.float64)
