@@ -89,6 +89,32 @@ def _count(name, value, minimum=1):
     return int(value)
 
 
+def spd_inverse_logdet(a):
+    """(A^{-1}, log det A) of a symmetric positive-definite A by Gauss-Jordan sweeps.
+
+    Pure jax.numpy (no LAPACK custom call): inside long vmapped `lax.scan` loops on a loaded CPU,
+    XLA's LAPACK Cholesky occasionally wedged (all threads parked in futex waits, no error), so
+    the sampler's inner loop avoids it. The sweep on pivot k divides row k by d_k = A_kk (a Schur
+    complement, so log det A = sum_k log d_k) and eliminates column k from the other rows; after
+    n sweeps the array holds A^{-1}. A non-positive pivot (A not positive definite) gives NaN.
+    """
+    n = a.shape[0]
+
+    def sweep(k, carry):
+        m, logdet = carry
+        d = m[k, k]
+        row = m[k] / d
+        col = m[:, k]
+        m = m - jnp.outer(col, row)
+        m = m.at[k, :].set(row)
+        m = m.at[:, k].set(-col / d)
+        m = m.at[k, k].set(1.0 / d)
+        return m, logdet + jnp.log(d)
+
+    inv, logdet = jax.lax.fori_loop(0, n, sweep, (a, jnp.zeros((), dtype=a.dtype)))
+    return 0.5 * (inv + inv.T), logdet
+
+
 class NetworkPosterior(eqx.Module):
     """The exact posterior of a width-N two-layer network (module docstring for the formulas).
 
@@ -178,28 +204,27 @@ class NetworkPosterior(eqx.Module):
             dU/dPhi = c (C A^{-1} - alpha alpha^T) Phi,   alpha = A^{-1} y,
             dU/dz_i = z_i + sqrt(sigma_w2/d) sum_mu (dU/dPhi)_mu,i phi'(w_i.x_mu) x_mu,
 
-        (cheaper than differentiating through the Cholesky factorisation)."""
+        (cheaper than differentiating through a factorisation; `spd_inverse_logdet` inverts A)."""
         x, y = self.task.train.x, self.task.train.y
         s = self.input_scale
         pre = x @ (s * z).T
         phi = self.activation(pre)
         n = phi.shape[0]
         eye = jnp.eye(n, dtype=phi.dtype)
-        chol = jnp.linalg.cholesky(self.coupling * (phi @ phi.T) + self.noise * eye)
-        alpha = jsl.cho_solve((chol, True), y)
-        a_inv = jsl.cho_solve((chol, True), eye)
+        a_inv, logdet = spd_inverse_logdet(self.coupling * (phi @ phi.T) + self.noise * eye)
+        alpha = a_inv @ y
         c_out = y.shape[1]
-        u = 0.5 * jnp.sum(z**2) + 0.5 * jnp.sum(y * alpha) \
-            + c_out * jnp.sum(jnp.log(jnp.diag(chol)))
+        u = 0.5 * jnp.sum(z**2) + 0.5 * jnp.sum(y * alpha) + 0.5 * c_out * logdet
         g_phi = self.coupling * ((c_out * a_inv - alpha @ alpha.T) @ phi)  # (n, N)
         grad = z + s * ((g_phi * self.activation.derivative(pre)).T @ x)
         return u, grad
 
     def conditional_mean(self, z, x):
         """E[f(x) | w, D] = c Phi(x) Phi^T A^{-1} y, shape (n*, C)."""
-        phi, factor = self._gram(z)
-        return self.coupling * (self.features(z, x) @ (phi.T @ jsl.cho_solve(factor,
-                                                                             self.task.train.y)))
+        phi = self.features(z, self.task.train.x)
+        a = self.coupling * (phi @ phi.T) + self.noise * jnp.eye(phi.shape[0], dtype=phi.dtype)
+        a_inv, _ = spd_inverse_logdet(a)
+        return self.coupling * (self.features(z, x) @ (phi.T @ (a_inv @ self.task.train.y)))
 
     def sample_readout(self, key, z):
         """An exact draw of ahat from p(a | w, D) (Matheron's rule), whitened, shape (N, C)."""

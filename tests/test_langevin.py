@@ -151,3 +151,15 @@ def test_marginal_gradient_matches_autodiff():
     u_ref, g_ref = jax.value_and_grad(post.marginal_potential)(z)
     np.testing.assert_allclose(float(u), float(u_ref), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g), np.asarray(g_ref), rtol=1e-8, atol=1e-10)
+
+
+def test_sweep_inverse_and_logdet():
+    from meanfield._langevin import spd_inverse_logdet
+
+    rng = np.random.default_rng(3)
+    b = rng.standard_normal((12, 12))
+    a = b @ b.T + 0.5 * np.eye(12)
+    inv, logdet = spd_inverse_logdet(jnp.asarray(a))
+    np.testing.assert_allclose(np.asarray(inv), np.linalg.inv(a), rtol=1e-8, atol=1e-10)
+    assert float(logdet) == pytest.approx(np.linalg.slogdet(a)[1], rel=1e-10)
+    assert not np.isfinite(float(spd_inverse_logdet(jnp.asarray(-a))[1]))
