@@ -144,23 +144,24 @@ def test_compare_command_tiny(tmp_path, capsys):
     cfg = {"seed": 0,
            "task": {"kind": "cubic_teacher", "dim": 2, "n_train": 12, "n_test": 15, "eps": 0.3},
            "model": {"kind": "bayesian", "width": 8.0, "noise": 0.05},
-           "solver": {"n_particles": 128, "n_steps": 10, "max_iterations": 60, "rtol": 1e-2,
+           "solver": {"n_particles": 64, "n_steps": 5, "max_iterations": 60, "rtol": 1e-2,
                       "burn_in": 1}}
     path = tmp_path / "c.toml"
     path.write_text(config_to_toml(cfg))
     out = tmp_path / "out"
-    rc = main(["compare", str(path), "--out", str(out), "--json", "--quiet", "--widths", "4,8",
-               "--chains", "4", "--warmup", "100", "--samples", "20", "--thin", "2",
+    rc = main(["compare", str(path), "--out", str(out), "--json", "--quiet", "--widths", "6",
+               "--chains", "4", "--warmup", "60", "--samples", "12", "--thin", "2",
                "--method", "joint"])
     stdout, _ = capsys.readouterr()
     assert rc == 0
     res = json.loads(stdout)
-    assert set(res["test_loss"]) == {"mean_field", "nngp", "ntk", "langevin_N4", "langevin_N8"}
-    assert [g["width"] for g in res["gaps"]] == [4, 8]
+    assert set(res["test_loss"]) == {"mean_field", "nngp", "ntk", "langevin_N6"}
+    assert [g["width"] for g in res["gaps"]] == [6]
     assert all(g["gap"] >= 0 for g in res["gaps"])
     for f in ("compare.json", "compare.png", "table.txt", "arrays.npz", "config.json"):
         assert (out / f).is_file()
     saved = json.loads((out / "compare.json").read_text())
-    assert saved["config"]["compare"]["widths"] == [4, 8]
+    assert saved["config"]["compare"]["widths"] == [6]
+    assert saved["methods"]["nngp"]["test_loss"] == pytest.approx(res["test_loss"]["nngp"])
     rc = main(["compare", str(path), "--out", str(out), "--widths", "0"])
     assert rc == 2

@@ -87,7 +87,8 @@ def _one_neuron_grid(post, x_star):
     return (np.sum(p * w**2), np.sum(p * a * w), np.einsum("ij,ijk->k", p, f))
 
 
-@pytest.mark.parametrize("method", [pytest.param("marginal", marks=pytest.mark.slow), "joint"])
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["marginal", "joint"])
 def test_one_neuron_posterior_matches_quadrature(method):
     x = np.linspace(-2, 2, 6)[:, None]
     x_star = np.array([-1.5, -0.3, 0.7, 1.9])
