@@ -22,8 +22,8 @@ os.environ.setdefault("JAX_CPU_ENABLE_ASYNC_DISPATCH", "false")
 from meanfield._cli import main  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DEFAULTS = ["--widths", "8,16,32,64", "--chains", "8", "--warmup", "6000", "--samples", "200",
-            "--thin", "30"]
+DEFAULTS = ["--widths", "8,16,32,64,128", "--chains", "8", "--warmup", "6000",
+            "--samples", "200", "--thin", "30"]
 
 if __name__ == "__main__":
     args = sys.argv[1:]

@@ -2,7 +2,7 @@ r"""Ground truth at finite width: Langevin sampling of the exact posterior of a 
 
 Network, prior and likelihood (physics.md section 1, the conventions of `BayesianProblem`)::
 
-    f_c(x) = sum_{i=1}^N a_ci phi(w_i . x),    w_i ~ N(0, sigma_w2/d I_d),   a_ci ~ N(0, sigma_a2/N),
+    f_c(x) = sum_{i=1}^N a_ci phi(w_i . x),   w_i ~ N(0, sigma_w2/d I_d),   a_ci ~ N(0, sigma_a2/N),
 
     p(a, w | D) ∝ exp( -(1/(2 sigma^2)) sum_mu sum_c (f_c(x_mu) - y_mu,c)^2 ) prior(a) prior(w),
 

@@ -26,7 +26,7 @@ Example:
     >>> task = mf.cubic_teacher(1, 16, eps=0.0, n_test=10, seed=0)
     >>> run = mf.train(task, mf.Erf(), width=64, parameterisation="ntk", optimizer="adam",
     ...                learning_rate=0.01, n_steps=500, key=0)
-    >>> run.train_losses[-1] < 0.01
+    >>> bool(run.train_losses[-1] < 0.01)
     True
 """
 
