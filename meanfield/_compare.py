@@ -203,7 +203,36 @@ def compare(problem: BayesianProblem, widths, *, solver=None, sampler: Posterior
         r, a = fit_power_law([r["width"] for r in above], [r["gap_debiased"] for r in above])
         rate = {"rate": r, "prefactor": a, "widths_used": [r_["width"] for r_ in above],
                 "fitted": "gap_debiased = sqrt(gap^2 - floor^2)"}
+    # self-convergence of the ensembles, independent of the mean-field solution's own error:
+    # d(N) = rms(f_N - f_Nmax) = A |N^-r - Nmax^-r| if f_N = f_inf + A N^-r
+    self_fit = None
+    n_max = widths[-1]
+    f_max = arrays[f"f_langevin_N{n_max}"]
+    for row in rows:
+        row["gap_to_widest"] = _rms(arrays[f"f_langevin_N{row['width']}"] - f_max)
+    if len(rows) >= 3:
+        ns = np.array([r["width"] for r in rows[:-1]], dtype=float)
+        ds = np.array([r["gap_to_widest"] for r in rows[:-1]])
+        best = None
+        for r_ in np.linspace(0.05, 3.0, 600):
+            basis = np.abs(ns ** -r_ - n_max ** -r_)
+            amp = float(np.exp(np.mean(np.log(ds) - np.log(basis))))
+            err = float(np.sum((np.log(ds) - np.log(amp * basis)) ** 2))
+            if best is None or err < best[0]:
+                best = (err, r_, amp)
+        self_fit = {"rate": float(best[1]), "prefactor": best[2], "reference_width": n_max}
+        if self_fit["rate"] > 0:
+            # Richardson extrapolation f_inf = f_Nmax - A Nmax^-r along the direction f_N - f_Nmax
+            prev = arrays[f"f_langevin_N{rows[-2]['width']}"]
+            n_prev = rows[-2]["width"]
+            r_ = self_fit["rate"]
+            lam = n_max ** -r_ / (n_prev ** -r_ - n_max ** -r_)
+            f_inf = f_max - lam * (prev - f_max)
+            arrays["f_langevin_extrapolated"] = f_inf
+            self_fit["extrapolated_gap_to_mean_field"] = _rms(f_inf - ref["f"])
+            self_fit["extrapolated_test_loss"] = regression_loss(f_inf, task.test)
     result = {
+        "self_convergence_fit": self_fit,
         "scaling": scaling, "reference_width": problem.width,
         "alpha": problem.sigma_a2 * problem.width, "beta": problem.noise * problem.width,
         "methods": methods, "widths": rows, "gap_fit": rate,
@@ -242,6 +271,8 @@ def _figure(result, arrays):
     ax.plot(n, [r["gap_nngp"] for r in rows], "s--", color="C0", label="|f_N - f_NNGP|")
     ax.axhline(methods["nngp"]["gap_to_mean_field"], color="C0", lw=0.8,
                label="|f_NNGP - f_MF|")
+    ax.plot(n[:-1], [r["gap_to_widest"] for r in rows[:-1]], "v-", color="C5",
+            label=f"|f_N - f_{int(n[-1])}| (self-convergence)")
     fit = result.get("gap_fit")
     if fit:
         grid = np.geomspace(n.min(), n.max(), 50)
@@ -282,6 +313,17 @@ def table(result) -> str:
                      f"{r['gap_floor']:.4f}  {r['gap_debiased']:.4f}    {r['gap_nngp']:.4f}  "
                      f"{r['rhat']['potential']:.3f}  {r['ess']['potential']:7.0f}  "
                      f"{r['acceptance']:.2f}")
+    sf = result.get("self_convergence_fit")
+    if sf:
+        lines.append("")
+        lines.append("self-convergence |f_N - f_Nmax|: " + ", ".join(
+            f"N={r['width']}: {r['gap_to_widest']:.4f}" for r in result["widths"][:-1]))
+        lines.append(f"fitted |f_N - f_Nmax| = A |N^-r - Nmax^-r|: r = {sf['rate']:.3f}, "
+                     f"A = {sf['prefactor']:.3g}")
+        if "extrapolated_gap_to_mean_field" in sf:
+            lines.append("extrapolated f_inf: rms gap to f_MF "
+                         f"{sf['extrapolated_gap_to_mean_field']:.4f}, test loss "
+                         f"{sf['extrapolated_test_loss']:.4f}")
     fit = result.get("gap_fit")
     lines.append("")
     lines.append(f"fitted gap ~ {fit['prefactor']:.3g} N^-{fit['rate']:.3f} over N = "
@@ -402,7 +444,8 @@ def run(args) -> int:
                                         "gap_nngp", "alignment_to_mean_field")}
                      | {"rhat_potential": r["rhat"]["potential"]} for r in result["widths"]],
             "nngp_gap_to_mean_field": result["methods"]["nngp"]["gap_to_mean_field"],
-            "gap_fit": result["gap_fit"], "results": str(out),
+            "gap_fit": result["gap_fit"],
+            "self_convergence_fit": result["self_convergence_fit"], "results": str(out),
         }
         from ._results import jsonable
 
