@@ -129,3 +129,23 @@ from ._clover import (
     run_clover as run_clover,
     train_foreground as train_foreground,
 )
+from ._predictors import (
+    KernelPrediction as KernelPrediction,
+    classification_accuracy as classification_accuracy,
+    kernel_alignment as kernel_alignment,
+    nngp_predictor as nngp_predictor,
+    ntk_predictor as ntk_predictor,
+    regression_loss as regression_loss,
+)
+from ._mcmc_diagnostics import (
+    effective_sample_size as effective_sample_size,
+    split_rhat as split_rhat,
+)
+from ._langevin import (
+    NetworkPosterior as NetworkPosterior,
+    PosteriorLangevin as PosteriorLangevin,
+    PosteriorSamples as PosteriorSamples,
+    sample_posterior as sample_posterior,
+)
+from ._training import TrainedNetwork as TrainedNetwork, train as train
+from ._compare import compare as compare, fit_power_law as fit_power_law

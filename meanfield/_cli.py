@@ -19,7 +19,7 @@ from ._config import DEFAULT_CONFIG, ConfigError, load_config, loads, parse_conf
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECKPOINT = "checkpoint.npz"
 # modules that add a subcommand through `add_command(sub)`
-COMMAND_MODULES = ("_demo", "_clover", "_grokking_cli", "_llc_command")
+COMMAND_MODULES = ("_demo", "_compare", "_clover", "_grokking_cli", "_llc_command")
 
 
 class _UsageError(Exception):
