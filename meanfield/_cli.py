@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("config", nargs="?", metavar="CONFIG.toml", default=None,
                    help="TOML config; without it the built-in default problem is solved "
                         "(meanfield._config.DEFAULT_CONFIG)")
-    s.add_argument("--out", required=True, metavar="DIR",
+    s.add_argument("--out", metavar="DIR", default=None,
                    help="results folder (created if needed; the checkpoint lives in "
                         f"DIR/{CHECKPOINT})")
     s.add_argument("--json", action="store_true",
@@ -61,9 +61,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="require resuming from DIR/checkpoint.npz (an error if there is none); "
                         "without it a matching checkpoint in DIR is resumed anyway")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    s.add_argument("--print-config", action="store_true",
+                   help="print the built-in default config (a commented TOML to start your own "
+                        "from) and exit")
 
     sh = sub.add_parser(
-        "show", formatter_class=fmt, help="reopen a results folder and redraw its figures",
+        "show", formatter_class=fmt, help="reopen any results folder (redraws the figures of a solve folder)",
         description="Reopen a results folder and print its summary. For a `meanfield solve` "
                     "folder the figures are redrawn from its arrays; for the folders of the other "
                     "commands (clover, llc, grokking theory: their JSON record) and of `meanfield "
@@ -119,6 +122,13 @@ def _solve(args) -> int:
     from . import _results
     from ._free_energy import free_energy
     from ._solve import solve
+
+    if args.print_config:
+        print(DEFAULT_CONFIG, end="")
+        return EXIT_OK
+    if args.out is None:
+        raise _UsageError("meanfield solve: error: the following arguments are required: --out "
+                          "(the results folder)")
 
     out = Path(args.out)
     if args.config is None:

@@ -174,3 +174,13 @@ def test_show_reopens_experiment_and_demo_folders(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     rc, out, err = run(capsys, "show", str(tmp_path / "empty"))
     assert rc == 2 and "not a complete results folder" in err
+
+
+def test_print_config_is_the_default_and_parses(capsys):
+    import tomllib
+
+    from meanfield._config import DEFAULT_CONFIG, parse_config
+
+    rc, out, _ = run(capsys, "solve", "--print-config")
+    assert rc == 0 and out == DEFAULT_CONFIG
+    parse_config(tomllib.loads(out))  # a valid config a user can start from
