@@ -265,8 +265,10 @@ def _figure(result, arrays):
     ax = axes[1]
     ax.plot(n, [r["gap"] for r in rows], "o-", color="C2",
             label="|f_N - f_MF| (Langevin ensemble)")
-    ax.plot(n, [max(r["gap_debiased"], 1e-6) for r in rows], "^-", color="C4",
-            label="debiased sqrt(gap^2 - floor^2)")
+    # only where the raw gap is resolved above its floor; below it the debiased gap is noise
+    ax.plot(n, [r["gap_debiased"] if r["gap"] > 1.02 * r["gap_floor"] and r["gap_debiased"] > 0
+                else np.nan for r in rows], "^-", color="C4",
+            label="debiased sqrt(gap^2 - floor^2) (where gap > floor)")
     ax.plot(n, [r["gap_floor"] for r in rows], "k:", label="Monte-Carlo floor")
     ax.plot(n, [r["gap_nngp"] for r in rows], "s--", color="C0", label="|f_N - f_NNGP|")
     ax.axhline(methods["nngp"]["gap_to_mean_field"], color="C0", lw=0.8,
