@@ -180,7 +180,7 @@ def _solve(args) -> int:
 
 
 def _show(args) -> int:
-    from ._results import ResultsError, load_results, write_figures
+    from ._results import load_results, write_figures
 
     folder = Path(args.dir)
     if not (folder / "summary.json").is_file():

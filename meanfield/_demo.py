@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ._report import write_report
 from ._results import jsonable, write_text
 
@@ -23,6 +21,7 @@ def _step_solve(folder: Path, small: bool, seed: int) -> dict:
     """The neuron distribution of the built-in default problem (`meanfield solve`)."""
     from ._config import DEFAULT_CONFIG, loads, parse_config
     from ._figures import _gp_prediction
+    from ._predictors import regression_loss
     from ._free_energy import free_energy
     from ._results import write_results
     from ._solve import solve
@@ -40,10 +39,8 @@ def _step_solve(folder: Path, small: bool, seed: int) -> dict:
     fe = free_energy(solution, key=seed) if options["free_energy"] and solution.converged else None
     summary = write_results(folder, solution, options["config"], free_energy=fe, seed=seed,
                             wall_time=time.perf_counter() - t0)
-    test = problem.task.test
-    g = _gp_prediction(problem, test.x)
-    nngp_loss = (None if g is None else
-                 float(0.5 * np.sum(np.asarray(test.weights)[:, None] * (g - np.asarray(test.y)) ** 2)))
+    g = _gp_prediction(problem, problem.task.test.x)
+    nngp_loss = None if g is None else regression_loss(g, problem.task.test)
     return {
         "title": "Neuron distribution of a Bayesian erf network (cubic teacher)",
         "text": ("The built-in default problem of `meanfield solve`: the fixed-point iteration "

@@ -429,6 +429,17 @@ def _leaf_steps(sampler, state, h_a, h_w):
     return [{"ahat": h_a, "z": h_w if sampler.sample_input else None}[k] for k in sorted(state)]
 
 
+def _mala_steps(vg, carry, steps, key, n_steps, metropolis):
+    """n_steps MALA steps of one chain from carry = (state, U, grad U); returns (carry, probs)."""
+
+    def body(c, k):
+        x, u, g = c
+        x, u, g, p = _mala_step(vg, x, u, g, steps, k, metropolis)
+        return (x, u, g), p
+
+    return jax.lax.scan(body, carry, jax.random.split(key, n_steps))
+
+
 @eqx.filter_jit
 def _run_block(post, sampler, states, keys, h_a, h_w, n_steps):
     """n_steps Langevin steps for every chain; returns states and mean acceptance probability."""
@@ -437,13 +448,7 @@ def _run_block(post, sampler, states, keys, h_a, h_w, n_steps):
     def one_chain(state, key):
         u, g = vg(state)
         steps = _leaf_steps(sampler, state, h_a, h_w)
-
-        def body(carry, k):
-            x, u, g = carry
-            x, u, g, p = _mala_step(vg, x, u, g, steps, k, sampler.metropolis)
-            return (x, u, g), p
-
-        (x, _, _), probs = jax.lax.scan(body, (state, u, g), jax.random.split(key, n_steps))
+        (x, _, _), probs = _mala_steps(vg, (state, u, g), steps, key, n_steps, sampler.metropolis)
         return x, jnp.mean(probs)
 
     return jax.vmap(one_chain)(states, keys)
@@ -474,14 +479,10 @@ def _sample_block(post, sampler, states, keys, h_a, h_w, record_params):
         u0, g0 = vg(state)
         steps = _leaf_steps(sampler, state, h_a, h_w)
 
-        def inner(carry, k):
-            x, u, g = carry
-            x, u, g, p = _mala_step(vg, x, u, g, steps, k, sampler.metropolis)
-            return (x, u, g), p
-
         def outer(carry, k):
             (x, u, g), ktr_sum, kst_sum = carry
-            (x, u, g), probs = jax.lax.scan(inner, (x, u, g), jax.random.split(k, sampler.thin))
+            (x, u, g), probs = _mala_steps(vg, (x, u, g), steps, k, sampler.thin,
+                                           sampler.metropolis)
             loss, fte, k_tr, k_st = observe(x)
             rec = {"potential": u, "train_loss": loss, "test": fte, "acc": jnp.mean(probs)}
             if record_params:
