@@ -113,6 +113,7 @@ from ._fourier import (
     inverse_participation_ratio as inverse_participation_ratio,
     phase_relation as phase_relation,
     single_frequency_fraction as single_frequency_fraction,
+    specialised_mask as specialised_mask,
 )
 from ._clipped_relu import ClippedReLU as ClippedReLU
 from ._distances import (
@@ -149,3 +150,9 @@ from ._langevin import (
 )
 from ._training import TrainedNetwork as TrainedNetwork, train as train
 from ._compare import compare as compare, fit_power_law as fit_power_law
+from ._grokking_sweep import (
+    GrokkingSweep as GrokkingSweep,
+    default_grokking_solver as default_grokking_solver,
+    grokking_sweep as grokking_sweep,
+    plot_grokking_sweep as plot_grokking_sweep,
+)

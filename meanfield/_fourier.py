@@ -13,6 +13,13 @@ DFT  u_hat_k = P^{-1/2} sum_n u_n exp(-2 pi i k n / P)  (unitary, so sum_k |u_ha
   Dirichlet(2, ..., 2)).
 * `single_frequency_fraction(w, P, threshold)`: the fraction of neurons whose dominant non-zero
   frequency carries at least `threshold` of the non-constant power of *each* half.
+* `specialised_mask(w, P, threshold)`: the neurons that sit in a Fourier "droplet": at their
+  dominant frequency k *both* halves carry folded power >= `threshold` (whitened units, where a
+  prior neuron's power per frequency is Exp(mean 2), so threshold 8 leaves a prior neuron
+  specialised with probability about K e^{-8}, 0.2% for P = 11). This is the mean-field
+  counterpart of `single_frequency_fraction`: a droplet of the reduced theory has A_k = B_k ~ 17
+  (P = 11) in one mode but keeps its prior power elsewhere, so it is specialised without being
+  single-frequency at threshold 0.9.
 * `phase_relation(w, readout, P)`: at each neuron's dominant frequency k, the mismatch
   Delta = arg a_hat_k - arg u_hat_k - arg v_hat_k (wrapped to (-pi, pi]). Gromov's solution,
   u_n = cos(2 pi k n/P + phi_u), v_m = cos(2 pi k m/P + phi_v), a_p = cos(2 pi k p/P + phi_u +
@@ -36,6 +43,7 @@ __all__ = [
     "inverse_participation_ratio",
     "dominant_frequency",
     "single_frequency_fraction",
+    "specialised_mask",
     "phase_relation",
     "implied_readout",
     "fourier_summary",
@@ -125,6 +133,25 @@ def single_frequency_fraction(w, P: int, threshold: float = 0.9) -> float:
             share = power[rows, h, k] / nonconst
         ok &= share >= threshold
     return float(np.mean(ok))
+
+
+def specialised_mask(w, P: int, threshold: float = 8.0) -> np.ndarray:
+    """Boolean (M,): both halves' folded power at the neuron's dominant frequency >= threshold.
+
+    Example:
+        >>> import numpy as np
+        >>> P = 11; n = np.arange(P); r = np.sqrt(2 * 17 / P)
+        >>> droplet = np.concatenate([r * np.cos(2 * np.pi * 3 * n / P),
+        ...                           r * np.cos(2 * np.pi * 3 * n / P + 1.0)])
+        >>> specialised_mask(np.stack([droplet, np.zeros(2 * P) + 0.1]), P).tolist()
+        [True, False]
+    """
+    if not (isinstance(threshold, (int, float)) and 0 < threshold < np.inf):
+        raise ValueError(f"threshold must be a finite positive power, got {threshold!r}")
+    power = fourier_power(w, P)
+    k = dominant_frequency(w, P)
+    rows = np.arange(power.shape[0])
+    return np.minimum(power[rows, 0, k], power[rows, 1, k]) >= threshold
 
 
 def phase_relation(w, readout, P: int) -> tuple[np.ndarray, np.ndarray]:

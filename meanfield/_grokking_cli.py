@@ -1,8 +1,9 @@
 """`meanfield grokking ...`: the modular-addition (grokking) commands.
 
 `meanfield grokking theory` scans the reduced full-data theory (`ModularTheory`) over the noise
-sigma^2 and prints/writes its phase boundaries. The `grokking` parser holds its own
-sub-subcommands so that further ones (a general-solver `sweep`) can register next to `theory`.
+sigma^2 and prints/writes its phase boundaries. `meanfield grokking sweep` runs the general
+particle solver over the training fraction alpha (`grokking_sweep`) and prints/writes the
+predicted alpha_c.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def add_command(sub) -> None:
                             parser_class=type(g))
     g.set_defaults(func=lambda args: _missing(g))
     add_theory_command(gsub)
+    add_sweep_command(gsub)
 
 
 def _missing(parser) -> int:
@@ -201,3 +203,111 @@ def plot_theory_scan(scan, title=""):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _alpha_list(text):
+    try:
+        return [float(a) for a in text.split(",") if a.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"--alphas must be comma-separated numbers in (0, 1], e.g. 0.2,0.4,0.6; got "
+            f"{text!r}") from err
+
+
+def add_sweep_command(gsub) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = gsub.add_parser(
+        "sweep", formatter_class=fmt,
+        help="general particle solver over the training fraction alpha; predict alpha_c",
+        description="Solve the Bayesian mean field of modular addition (phi(z) = z^2) with "
+                    "particles at each training fraction alpha, sweeping up from the prior and "
+                    "back down from the largest alpha (meanfield.grokking_sweep, tempered "
+                    "foreground), and report the test accuracy, the specialised (Fourier "
+                    "droplet) fraction and the predicted alpha_c where the test accuracy "
+                    "crosses halfway between chance and 1. With --json prints one JSON object "
+                    "(alpha_c, alpha_c_err, alphas, test_accuracy, ...); with --out writes "
+                    "sweep.json, config.json, arrays.npz, sweep.png and the per-point records "
+                    "(an interrupted run with the same --out resumes).")
+    p.add_argument("--P", type=int, default=11, help="the modulus (odd, >= 3)")
+    p.add_argument("--N", type=float, default=100.0, help="network width N")
+    p.add_argument("--sigma2", type=float, default=0.015, help="likelihood variance sigma^2")
+    p.add_argument("--sigma-a2", type=float, default=1.0,
+                   help="read-out prior variance sigma_a^2 (a ~ N(0, sigma_a^2/N))")
+    p.add_argument("--sigma-w2", type=float, default=1.0,
+                   help="input prior variance sigma_w^2 (w ~ N(0, sigma_w^2/(2P) I))")
+    p.add_argument("--action", choices=("linearised", "cavity"), default="linearised",
+                   help="single-neuron action: linearised with the sextic stabiliser, or the "
+                        "cavity (rank-one) action, bounded without one")
+    p.add_argument("--stabiliser", type=float, default=1.0,
+                   help="sextic coefficient gamma of Gamma = gamma (|z|^2/d)^3 (linearised "
+                        "action; with --action cavity it is added too unless 0)")
+    p.add_argument("--alphas", type=_alpha_list,
+                   default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+                   help="comma-separated training fractions in (0, 1]")
+    p.add_argument("--particles", type=int, default=1024, help="foreground particles M")
+    p.add_argument("--levels", type=int, default=8, help="tempering levels")
+    p.add_argument("--beta-min", type=float, default=0.05, help="lowest tempering beta")
+    p.add_argument("--iterations", type=int, default=40, help="fixed-point iterations per alpha")
+    p.add_argument("--damping", type=float, default=0.2, help="damped mixing beta")
+    p.add_argument("--seed", type=int, default=0, help="solver seed")
+    p.add_argument("--data-seed", type=int, default=0, help="train/test split seed")
+    p.add_argument("--threshold", type=float, default=8.0,
+                   help="Fourier power marking a specialised neuron (meanfield.specialised_mask)")
+    p.add_argument("--no-baselines", action="store_true", help="skip the NNGP/NTK accuracies")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="results folder (resumable): sweep.json, config.json, arrays.npz, "
+                        "sweep.png, points/")
+    p.add_argument("--json", action="store_true",
+                   help="print exactly one JSON object on stdout (progress goes to stderr)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run_sweep)
+
+
+def run_sweep(args) -> int:
+    from ._bayesian import CavityAction, LinearisedAction
+    from ._grokking_sweep import default_grokking_solver, grokking_sweep, plot_grokking_sweep
+
+    try:
+        action = (CavityAction(stabiliser=args.stabiliser) if args.action == "cavity"
+                  else LinearisedAction(stabiliser=args.stabiliser))
+        solver = default_grokking_solver(n_particles=args.particles, n_levels=args.levels,
+                                         beta_min=args.beta_min, max_iterations=args.iterations,
+                                         damping=args.damping)
+        t0 = time.perf_counter()
+        res = grokking_sweep(args.P, args.alphas, width=args.N, noise=args.sigma2,
+                             sigma_a2=args.sigma_a2, sigma_w2=args.sigma_w2, action=action,
+                             solver=solver, seed=args.seed, data_seed=args.data_seed,
+                             folder=None if args.out is None else f"{args.out}/points",
+                             threshold=args.threshold, baselines=not args.no_baselines,
+                             progress=not args.quiet)
+    except ValueError as err:
+        print(f"meanfield grokking sweep: error: {err}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - t0
+    result = {**res.to_json(), "wall_time_s": wall}
+    if args.out:
+        import matplotlib.pyplot as plt
+
+        from ._results import write_experiment
+
+        fig = plot_grokking_sweep(res)
+        config = {k: v for k, v in vars(args).items() if k not in ("func",)}
+        arrays = {f"{b}_{k}": res.column(b, k) for b in ("up", "down")
+                  for k in ("test_accuracy", "train_accuracy", "tau", "specialised_fraction",
+                            "specialised_kernel_share")}
+        arrays["alphas"] = np.asarray(res.alphas)
+        rec = write_experiment(args.out, "sweep", result, config=config, seed=args.seed,
+                               figures={"sweep": fig}, arrays=arrays, wall_time=wall)
+        plt.close(fig)
+        result["files"] = [f"{args.out}/{f}" for f in rec["files"]]
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        ac = result["alpha_c"]
+        print(f"alpha_c: {ac:.4f} +- {result['alpha_c_err']:.4f}" if ac is not None else
+              "alpha_c: no crossing of the test accuracy midpoint in the alpha range")
+        for a, up, dn in zip(res.alphas, result["test_accuracy"], result["test_accuracy_down"]):
+            print(f"  alpha={a:.3g}  test accuracy up={up:.3f} down={dn:.3f}")
+        if args.out:
+            print("files: " + ", ".join(result["files"]))
+    return 0

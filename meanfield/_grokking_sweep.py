@@ -1,0 +1,281 @@
+r"""Modular addition at a training fraction alpha: the general particle solver across alpha.
+
+With alpha < 1 the training set breaks the Fourier symmetry that `ModularTheory` relies on, so no
+reduced theory exists and the full Bayesian mean field (physics.md section 2) is solved with
+particles: `BayesianProblem(modular_addition(P, alpha), Quadratic(), width=N, noise=sigma^2,
+action=...)`, for each alpha of a grid, by two continuation sweeps (`meanfield.sweep`):
+
+* **up**: from the prior at the smallest alpha, upwards (the GP-like side);
+* **down**: from the last solution of the up sweep (at the largest alpha, on the feature side when
+  alpha_max is past the transition) back downwards.
+
+The foreground must sample the *whole* single-neuron law: it has a GP-like basin near the prior
+and Fourier "droplets" (one frequency k with A_k = B_k large, see `ModularTheory`) beyond a
+barrier. Plain MALA would keep the basin weights of its starting cloud, so the default foreground
+is `Tempering` (replica exchange in temperature). With it, both sweeps find the equilibrium
+neuron law at the given background; they can still differ if the *self-consistency* has two
+solutions (a first-order transition with hysteresis). Where they agree, the crossover is a
+single branch and the free energy is not needed to choose; where they differ, the coexistence
+range is reported (`hysteresis_alphas`).
+
+Observables at every point: train and test accuracy and loss of the mean predictor, the
+discrepancy amplitude tau = <tbar, y>/|y|^2, the specialised (droplet) fraction of the neurons
+(`specialised_mask`), the droplets' share of the kernel on the training targets
+
+    share = sum_c y_c^T Q_drop y_c / sum_c y_c^T Q y_c,
+
+the dominant-frequency histogram of the droplets and the mean IPR. The NNGP (the GP limit of the
+same network, same noise) and NTK (gradient flow to interpolation) test accuracies are computed on
+the same splits.
+
+The transition alpha_c of a sweep is where its test accuracy crosses the midpoint between chance
+(1/P) and 1 (linear interpolation, `meanfield.crossing`); its error is half the bracketing alpha
+interval. The reported alpha_c is the mean of the two sweeps' values, with error
+max(half-interval, |up - down|/2).
+
+Example (tiny, seconds):
+    >>> import meanfield as mf
+    >>> solver = mf.FixedPoint(n_particles=64, foreground=mf.Tempering(n_levels=3, n_steps=5),
+    ...                        max_iterations=2, burn_in=0)
+    >>> res = mf.grokking_sweep(5, [0.5, 1.0], solver=solver, progress=False)
+    >>> len(res.branches["up"]), len(res.branches["down"])
+    (2, 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._activations import Quadratic
+from ._bayesian import BayesianProblem, CavityAction, LinearisedAction
+from ._foreground import Tempering
+from ._fourier import inverse_participation_ratio, specialised_mask, dominant_frequency
+from ._mixing import Damped
+from ._predictors import nngp_predictor, ntk_predictor
+from ._solve import FixedPoint
+from ._sweep import crossing, sweep
+from ._tasks import modular_addition
+
+__all__ = ["GrokkingSweep", "grokking_sweep", "default_grokking_solver", "plot_grokking_sweep"]
+
+
+def default_grokking_solver(n_particles: int = 1024, n_levels: int = 8, beta_min: float = 0.05,
+                            max_iterations: int = 40, damping: float = 0.2) -> FixedPoint:
+    """The solver `grokking_sweep` uses by default: tempered MALA, damped mixing."""
+    return FixedPoint(n_particles=n_particles,
+                      foreground=Tempering(n_levels=n_levels, beta_min=beta_min, n_steps=50,
+                                           swap_every=5, step_size=0.05),
+                      mixing=Damped(damping), max_iterations=max_iterations, burn_in=4)
+
+
+@dataclass
+class GrokkingSweep:
+    """Result of `grokking_sweep`.
+
+    Attributes:
+        P, width, noise, sigma_a2, sigma_w2, action: the problem family.
+        alphas: the alpha grid (increasing).
+        branches: {"up": [...], "down": [...]}, one record per alpha in increasing alpha order.
+        baselines: {"nngp": [...], "ntk": [...]} test accuracies per alpha.
+        alpha_c, alpha_c_err: the predicted transition and its error (module docstring).
+        alpha_c_branch: {"up": (value, err) or None, "down": ...}.
+        hysteresis_alphas: alphas where the two sweeps' test accuracies differ by more than 0.25.
+    """
+
+    P: int
+    width: float
+    noise: float
+    sigma_a2: float
+    sigma_w2: float
+    action: str
+    alphas: list
+    branches: dict
+    baselines: dict = field(default_factory=dict)
+    alpha_c: float | None = None
+    alpha_c_err: float | None = None
+    alpha_c_branch: dict = field(default_factory=dict)
+    hysteresis_alphas: list = field(default_factory=list)
+
+    def column(self, branch: str, key: str) -> np.ndarray:
+        return np.asarray([np.nan if r.get(key) is None else r[key]
+                           for r in self.branches[branch]], dtype=float)
+
+    def to_json(self) -> dict:
+        up = self.column("up", "test_accuracy").tolist()
+        return {
+            "P": self.P, "N": self.width, "sigma2": self.noise, "sigma_a2": self.sigma_a2,
+            "sigma_w2": self.sigma_w2, "action": self.action,
+            "alpha_c": self.alpha_c, "alpha_c_err": self.alpha_c_err,
+            "alpha_c_branch": self.alpha_c_branch,
+            "alphas": list(self.alphas),
+            "test_accuracy": up,
+            "test_accuracy_down": self.column("down", "test_accuracy").tolist(),
+            "hysteresis_alphas": self.hysteresis_alphas,
+            "nngp_test_accuracy": self.baselines.get("nngp"),
+            "ntk_test_accuracy": self.baselines.get("ntk"),
+            "branches": self.branches,
+        }
+
+
+def _check_alphas(alphas, P):
+    try:
+        vals = sorted(float(a) for a in alphas)
+    except TypeError as err:
+        raise ValueError(f"alphas must be a sequence of numbers in (0, 1], got {alphas!r}") from err
+    if len(vals) < 2 or not all(0 < a <= 1 for a in vals):
+        raise ValueError(f"alphas must hold at least two values in (0, 1], got {alphas!r}")
+    if len(set(vals)) != len(vals):
+        raise ValueError(f"alphas must be distinct, got {alphas!r}")
+    small = [a for a in vals if a * P * P < 1.5]
+    if small:
+        raise ValueError(f"alpha = {small[0]} keeps fewer than 2 of the P^2 = {P * P} pairs; use "
+                         f"alpha >= {2 / (P * P):.3g}")
+    return vals
+
+
+def _observer(P, threshold):
+    def observe(solution):
+        problem = solution.problem
+        task = problem.task
+        z = np.asarray(solution.particles.theta)
+        wts = np.asarray(solution.particles.weights)
+        drop = specialised_mask(z, P, threshold)
+        # droplets' share of the kernel on the training targets
+        phi = np.asarray(problem.features(solution.particles.theta, task.train.x))  # (M, n)
+        y = np.asarray(task.train.y)
+        proj = (phi @ y) ** 2  # (M, C): (phi_i . y_c)^2
+        per = (wts[:, None] * proj).sum(1)
+        share = float(per[drop].sum() / per.sum()) if per.sum() > 0 else float("nan")
+        tbar = np.asarray(solution.background.discrepancy)
+        tau = float((tbar * y).sum() / (y * y).sum())
+        k = dominant_frequency(z, P)
+        return {
+            "train_accuracy": solution.accuracy(task.train),
+            "test_accuracy": solution.accuracy(task.test),
+            "tau": tau,
+            "specialised_fraction": float(np.sum(wts * drop)),
+            "specialised_kernel_share": share,
+            "specialised_frequency_counts": np.bincount(k[drop], minlength=P // 2 + 1)[1:].tolist(),
+            "ipr_mean": float(np.nanmean(inverse_participation_ratio(z, P))),
+            "n_train": task.train.n,
+        }
+    return observe
+
+
+def _alpha_c_of(alphas, acc, P):
+    mid = 0.5 * (1.0 + 1.0 / P)
+    acc = np.asarray(acc, dtype=float)
+    try:
+        value, _ = crossing(alphas, acc - mid)
+    except ValueError:
+        return None
+    i = int(np.searchsorted(alphas, value))
+    lo, hi = alphas[max(i - 1, 0)], alphas[min(i, len(alphas) - 1)]
+    return float(value), float(0.5 * (hi - lo)) if hi > lo else 0.0
+
+
+def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015,
+                   sigma_a2: float = 1.0, sigma_w2: float = 1.0, action=None,
+                   solver: FixedPoint | None = None, seed: int = 0, data_seed: int = 0,
+                   folder=None, threshold: float = 8.0, baselines: bool = True,
+                   progress: bool = True) -> GrokkingSweep:
+    """Sweep the mean field of modular addition over the training fraction alpha (module doc).
+
+    Args:
+        P: the modulus (odd, >= 3).
+        alphas: training fractions in (0, 1] (sorted here).
+        width, noise, sigma_a2, sigma_w2: N, sigma^2 and the prior variances.
+        action: `LinearisedAction(stabiliser=...)` (default stabiliser 1) or `CavityAction()`.
+        solver: the `FixedPoint` for every point (default `default_grokking_solver()`).
+        seed: solver seed (point k of the up sweep uses seed + k, of the down sweep seed + 1000
+            + k). data_seed: the train/test split seed (`modular_addition`).
+        folder: where both sweeps save their points (`up/`, `down/`); a rerun resumes.
+        threshold: the power threshold of `specialised_mask`.
+        baselines: compute NNGP and NTK test accuracies too.
+        progress: report each point on stderr.
+    """
+    if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or P < 3 or P % 2 == 0:
+        raise ValueError(f"P must be an odd integer >= 3, got {P!r}")
+    vals = _check_alphas(alphas, P)
+    action = LinearisedAction(stabiliser=1.0) if action is None else action
+    if not isinstance(action, (LinearisedAction, CavityAction)):
+        raise ValueError(f"action must be LinearisedAction(...) or CavityAction(...), got "
+                         f"{type(action).__name__}")
+    solver = default_grokking_solver() if solver is None else solver
+    if not isinstance(seed, (int, np.integer)) or not isinstance(data_seed, (int, np.integer)):
+        raise ValueError(f"seed and data_seed must be integers, got {seed!r}, {data_seed!r}")
+
+    def make(alpha):
+        return BayesianProblem(modular_addition(P, alpha, seed=data_seed), Quadratic(),
+                               width=float(width), noise=float(noise), sigma_w2=float(sigma_w2),
+                               sigma_a2=float(sigma_a2), action=action)
+
+    make(vals[0])  # validates width, noise, prior variances and the action up front
+    observe = _observer(P, threshold)
+    folder = None if folder is None else Path(folder)
+    up = sweep(make, vals, solver, key=int(seed), observe=observe, progress=progress,
+               folder=None if folder is None else folder / "up")
+    down = sweep(make, vals[::-1], solver, key=int(seed) + 1000, init=up.particles[-1],
+                 observe=observe, progress=progress,
+                 folder=None if folder is None else folder / "down")
+    res = GrokkingSweep(P=int(P), width=float(width), noise=float(noise),
+                        sigma_a2=float(sigma_a2), sigma_w2=float(sigma_w2), action=action.name,
+                        alphas=vals, branches={"up": up.points, "down": down.points[::-1]})
+    if baselines:
+        res.baselines = {"nngp": [], "ntk": []}
+        for a in vals:
+            task = make(a).task
+            res.baselines["nngp"].append(nngp_predictor(
+                task, Quadratic(), noise=noise, sigma_w2=sigma_w2, sigma_a2=sigma_a2).test_accuracy)
+            res.baselines["ntk"].append(ntk_predictor(
+                task, Quadratic(), ridge=1e-8, sigma_w2=sigma_w2, sigma_a2=sigma_a2,
+                return_var=False).test_accuracy)
+    x = np.asarray(vals)
+    per = {b: _alpha_c_of(x, res.column(b, "test_accuracy"), P) for b in ("up", "down")}
+    res.alpha_c_branch = {b: (None if v is None else {"alpha_c": v[0], "err": v[1]})
+                          for b, v in per.items()}
+    found = [v for v in per.values() if v is not None]
+    if found:
+        res.alpha_c = float(np.mean([v[0] for v in found]))
+        spread = 0.5 * abs(found[0][0] - found[-1][0])
+        res.alpha_c_err = float(max(max(v[1] for v in found), spread))
+    gap = np.abs(res.column("up", "test_accuracy") - res.column("down", "test_accuracy"))
+    res.hysteresis_alphas = [a for a, g in zip(vals, gap) if g > 0.25]
+    return res
+
+
+def plot_grokking_sweep(res: GrokkingSweep, title: str = ""):
+    """Test accuracy and specialised fraction against alpha, both sweeps and the baselines."""
+    import matplotlib.pyplot as plt
+
+    x = np.asarray(res.alphas)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    ax.plot(x, res.column("up", "test_accuracy"), "o-", color="C0", label="mean field, up sweep")
+    ax.plot(x, res.column("down", "test_accuracy"), "s--", color="C3",
+            label="mean field, down sweep")
+    if res.baselines:
+        ax.plot(x, res.baselines["nngp"], "^:", color="0.4", label="NNGP")
+        ax.plot(x, res.baselines["ntk"], "v:", color="0.7", label="NTK")
+    ax.axhline(1.0 / res.P, color="k", lw=0.6, ls=":")
+    if res.alpha_c is not None:
+        ax.axvspan(res.alpha_c - res.alpha_c_err, res.alpha_c + res.alpha_c_err, color="C2",
+                   alpha=0.2, label=f"alpha_c = {res.alpha_c:.3f} ± {res.alpha_c_err:.3f}")
+    ax.set(xlabel="training fraction alpha", ylabel="test accuracy", ylim=(-0.03, 1.03))
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    for b, st, c in (("up", "o-", "C0"), ("down", "s--", "C3")):
+        ax.plot(x, res.column(b, "specialised_fraction"), st, color=c, label=f"{b}: fraction")
+        ax.plot(x, res.column(b, "specialised_kernel_share"), st, color=c, alpha=0.45,
+                label=f"{b}: kernel share")
+    ax.set(xlabel="training fraction alpha", ylabel="specialised (droplet) neurons",
+           ylim=(-0.03, 1.03))
+    ax.legend(fontsize=8)
+    fig.suptitle(title or f"modular addition P={res.P}, N={res.width:g}, sigma^2={res.noise:g}, "
+                          f"{res.action} action")
+    fig.tight_layout()
+    return fig
+

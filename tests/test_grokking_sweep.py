@@ -1,0 +1,130 @@
+"""The general particle solver on modular addition across the training fraction alpha."""
+
+import json
+
+import numpy as np
+import pytest
+
+import meanfield as mf
+from meanfield._grokking_sweep import _alpha_c_of
+
+
+def _droplet(P, k, x, phase_u, phase_v):
+    n = np.arange(P)
+    r = np.sqrt(2 * x / P)  # folded power of r cos(2 pi k n / P + phase) is r^2 P / 2 = x
+    return np.concatenate([r * np.cos(2 * np.pi * k * n / P + phase_u),
+                           r * np.cos(2 * np.pi * k * n / P + phase_v)])
+
+
+def test_specialised_mask_separates_droplets_from_prior():
+    P = 11
+    rng = np.random.default_rng(0)
+    prior = rng.standard_normal((4000, 2 * P))
+    # K exp(-threshold/2) per half, both halves at the dominant k: well below 1%
+    assert mf.specialised_mask(prior, P).mean() < 0.01
+    drops = np.stack([_droplet(P, k, 17.0, rng.uniform(0, 6), rng.uniform(0, 6))
+                      + 0.3 * rng.standard_normal(2 * P) for k in (1, 2, 3, 4, 5)])
+    assert mf.specialised_mask(drops, P).all()
+    # a neuron with power in only one half is not specialised
+    one_half = _droplet(P, 2, 17.0, 0.0, 0.0)
+    one_half[P:] = 0.1 * rng.standard_normal(P)
+    assert not mf.specialised_mask(one_half, P)[0]
+    with pytest.raises(ValueError, match="threshold"):
+        mf.specialised_mask(prior, P, threshold=-1.0)
+
+
+def test_alpha_c_interpolates_the_midpoint_crossing():
+    P = 5
+    alphas = np.array([0.2, 0.4, 0.6, 0.8])
+    acc = np.array([0.0, 0.2, 1.0, 1.0])  # midpoint 0.6 crossed between 0.4 and 0.6
+    value, err = _alpha_c_of(alphas, acc, P)
+    assert value == pytest.approx(0.4 + 0.2 * (0.6 - 0.2) / 0.8)
+    assert err == pytest.approx(0.1)
+    assert _alpha_c_of(alphas, np.zeros(4), P) is None
+
+
+def _tiny_solver():
+    return mf.default_grokking_solver(n_particles=64, n_levels=3, max_iterations=2)
+
+
+def test_grokking_sweep_records_both_branches_and_baselines(tmp_path):
+    res = mf.grokking_sweep(5, [1.0, 0.6], width=20.0, noise=0.05, solver=_tiny_solver(),
+                            folder=tmp_path / "pts", progress=False)
+    assert res.alphas == [0.6, 1.0]
+    for b in ("up", "down"):
+        recs = res.branches[b]
+        assert [r["value"] for r in recs] == [0.6, 1.0]
+        for r in recs:
+            assert 0 <= r["test_accuracy"] <= 1 and 0 <= r["specialised_fraction"] <= 1
+            assert r["n_train"] == round(r["value"] * 25)
+            assert len(r["specialised_frequency_counts"]) == 2
+    assert len(res.baselines["nngp"]) == 2 and len(res.baselines["ntk"]) == 2
+    out = res.to_json()
+    json.dumps(out, allow_nan=False)
+    assert set(out) >= {"alpha_c", "alpha_c_err", "alphas", "test_accuracy"}
+    # resumable: a rerun on the same folder reads the finished points back
+    again = mf.grokking_sweep(5, [0.6, 1.0], width=20.0, noise=0.05, solver=_tiny_solver(),
+                              folder=tmp_path / "pts", progress=False, baselines=False)
+    assert again.column("up", "tau") == pytest.approx(res.column("up", "tau"))
+
+
+def test_grokking_sweep_rejects_bad_input():
+    with pytest.raises(ValueError, match="P must be an odd"):
+        mf.grokking_sweep(6, [0.5, 1.0])
+    with pytest.raises(ValueError, match="alphas"):
+        mf.grokking_sweep(5, [0.5])
+    with pytest.raises(ValueError, match="alphas"):
+        mf.grokking_sweep(5, [0.5, 1.5])
+    with pytest.raises(ValueError, match="fewer than 2"):
+        mf.grokking_sweep(5, [0.02, 1.0])
+    with pytest.raises(ValueError, match="action"):
+        mf.grokking_sweep(5, [0.5, 1.0], action="cavity")
+
+
+def test_cli_grokking_sweep_json(capsys, tmp_path):
+    from meanfield._cli import main
+
+    args = ["grokking", "sweep", "--P", "5", "--N", "20", "--sigma2", "0.05", "--alphas",
+            "0.6,1", "--particles", "64", "--levels", "3", "--iterations", "2", "--json",
+            "--quiet", "--out", str(tmp_path / "r")]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("alpha_c", "alpha_c_err", "alphas", "test_accuracy", "nngp_test_accuracy"):
+        assert key in out
+    assert out["alphas"] == [0.6, 1.0]
+    for f in ("sweep.json", "sweep.png", "config.json", "arrays.npz"):
+        assert (tmp_path / "r" / f).is_file()
+    assert main(["grokking", "sweep", "--P", "4", "--quiet"]) == 2
+    assert "odd" in capsys.readouterr().err
+
+
+def test_full_data_gp_phase_matches_reduced_theory():
+    """At alpha = 1 and a noise above the droplet onset, the particle solver's discrepancy
+    amplitude tau equals the reduced theory's (GP-like phase; no specialised neurons)."""
+    P, N, s2 = 7, 100.0, 0.2
+    theory = mf.ModularTheory(P=P, width=N, sigma_a2=1.0, stabiliser=1.0).solve(s2, branches=False)
+    assert theory.droplet_fraction < 1e-3
+    solver = mf.FixedPoint(n_particles=2048, foreground=mf.Langevin(n_steps=40),
+                           max_iterations=40)
+    problem = mf.BayesianProblem(mf.modular_addition(P, 1.0), mf.Quadratic(), width=N, noise=s2,
+                                 action=mf.LinearisedAction(stabiliser=1.0))
+    sol = mf.solve(problem, solver, key=0, progress=False)
+    y = np.asarray(problem.task.train.y)
+    tau = float((np.asarray(sol.background.discrepancy) * y).sum() / (y * y).sum())
+    assert tau == pytest.approx(theory.tau, rel=0.03)
+    assert mf.specialised_mask(np.asarray(sol.particles.theta), P).mean() < 0.01
+
+
+@pytest.mark.slow
+def test_full_data_mixed_phase_droplet_fraction_matches_reduced_theory():
+    """At alpha = 1 in the mixed phase (P = 11, N = 100, sigma^2 = 0.015) the tempered particle
+    solver's specialised fraction matches the reduced theory's droplet fraction."""
+    P, N, s2 = 11, 100.0, 0.015
+    theory = mf.ModularTheory(P=P, width=N, sigma_a2=1.0, stabiliser=1.0).solve(s2, branches=False)
+    problem = mf.BayesianProblem(mf.modular_addition(P, 1.0), mf.Quadratic(), width=N, noise=s2,
+                                 action=mf.LinearisedAction(stabiliser=1.0))
+    solver = mf.default_grokking_solver(n_particles=2048, n_levels=12, max_iterations=60)
+    sol = mf.solve(problem, solver, key=0, throw=False, progress=False)
+    frac = mf.specialised_mask(np.asarray(sol.particles.theta), P).mean()
+    # binomial error of 2048 particles at f ~ 0.08 is 0.006; allow 3 of them
+    assert frac == pytest.approx(theory.droplet_fraction, abs=0.02)
