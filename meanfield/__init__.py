@@ -105,6 +105,10 @@ from ._grokking_theory import (
     CubicTeacherTheory as CubicTeacherTheory,
     ModularTheory as ModularTheory,
 )
+from ._fourier_mode_theory import (
+    FourierModePoint as FourierModePoint,
+    FourierModeTheory as FourierModeTheory,
+)
 from ._fourier import (
     dominant_frequency as dominant_frequency,
     fourier_power as fourier_power,

@@ -55,10 +55,15 @@ def add_theory_command(gsub) -> None:
                    help="input prior variance sigma_w^2 (w ~ N(0, sigma_w^2/(2P) I))")
     p.add_argument("--stabiliser", type=float, default=1.0,
                    help="sextic coefficient gamma of Gamma = gamma (|z|^2/d)^3 (whitened z)")
-    p.add_argument("--stabiliser-scaling", choices=("whitened", "fixed_u"), default="whitened",
+    p.add_argument("--stabiliser-scaling", choices=("whitened", "fixed_u", "paper"),
+                   default="whitened",
                    help="'whitened': Gamma exactly as LinearisedAction(stabiliser=gamma); "
                         "'fixed_u': Gamma / P^3, the reading in which u = 2 sigma_a^2 P^2/"
-                        "(N sigma^4) alone sets the transition at large P")
+                        "(N sigma^4) alone sets the transition at large P; 'paper': the "
+                        "paper's own leading-order reduction (meanfield.FourierModeTheory: "
+                        "per-Fourier-mode stabiliser P (gamma/6)(|w_k|^6 + |v_k|^6), input "
+                        "prior covariance 1, --sigma-w2 ignored; e.g. its Fig. 3: --P 401 "
+                        "--N 1000 --sigma-a2 2e-6 --stabiliser 1e-4)")
     p.add_argument("--sigma2-min", type=float, default=None,
                    help="smallest sigma^2 (default: the leading-order onset / 30)")
     p.add_argument("--sigma2-max", type=float, default=None,
@@ -90,6 +95,8 @@ def run_theory(args) -> int:
     from ._grokking_theory import ModularTheory
     from ._progress import Progress
 
+    if args.stabiliser_scaling == "paper":
+        return _run_paper_theory(args)
     try:
         theory = ModularTheory(P=args.P, width=args.N, sigma_a2=args.sigma_a2,
                                stabiliser=args.stabiliser, sigma_w2=args.sigma_w2,
@@ -158,6 +165,72 @@ def run_theory(args) -> int:
             print(f"  sigma2={s2:.4g}  discrepancy={t:.4f}  droplet_fraction={f:.4f}")
         if args.out:
             print("files: " + ", ".join(result["files"]))
+    return 0
+
+
+def _run_paper_theory(args) -> int:
+    from ._fourier_mode_theory import FourierModeTheory
+
+    try:
+        theory = FourierModeTheory(P=args.P, width=args.N, sigma_a2=args.sigma_a2,
+                                   stabiliser=args.stabiliser)
+        # leading-order onset (a = -1, u = u_degenerate) sets the default range
+        ref = math.sqrt(2 * args.sigma_a2 * args.P**2 / (args.N * theory.u_degenerate))
+        s_max = args.sigma2_max if args.sigma2_max is not None else 1.5 * ref
+        s_min = args.sigma2_min if args.sigma2_min is not None else 0.5 * ref
+        if not (0 < s_min < s_max < math.inf) or args.sigma2_count < 2:
+            raise ValueError(f"need 0 < --sigma2-min < --sigma2-max and --sigma2-count >= 2, "
+                             f"got {s_min!r}, {s_max!r}, {args.sigma2_count!r}")
+        t0 = time.perf_counter()
+        scan = theory.scan(np.linspace(s_max, s_min, args.sigma2_count), p_low=args.f_low)
+    except ValueError as err:
+        print(f"meanfield grokking theory: error: {err}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - t0
+    per = {k: [_finite(v) for v in scan[k]] for k in
+           ("sigma2", "a", "u", "droplet_weight", "delta_action")}
+    result = {
+        "P": args.P, "N": args.N, "sigma_a2": args.sigma_a2, "stabiliser": args.stabiliser,
+        "stabiliser_scaling": "paper",
+        "sigma2_onset": _finite(scan["sigma2_gmfl1"]),
+        "sigma2_specialised": _finite(scan["sigma2_gmfl2"]),
+        "sigma2_onset_p10": _finite(scan["sigma2_gmfl1_p10"]),
+        "sigma2_specialised_p10": _finite(scan["sigma2_gmfl2_p10"]),
+        "u_onset": _finite(scan["u_gmfl1"]), "u_specialised": _finite(scan["u_gmfl2"]),
+        "u_degenerate": theory.u_degenerate,
+        "sigma2": per["sigma2"],
+        "discrepancy_amplitude": [None if a is None else -a for a in per["a"]],
+        "droplet_fraction": per["droplet_weight"],
+        "per_sigma2": per,
+        "wall_time_s": wall,
+    }
+    if args.out:
+        import matplotlib.pyplot as plt
+
+        from ._results import write_experiment
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(scan["sigma2"], -scan["a"], "-", label="discrepancy |a|")
+        ax.plot(scan["sigma2"], scan["droplet_weight"], "--", label="droplet weight p")
+        for key, ls in (("sigma2_gmfl1", ":"), ("sigma2_gmfl2", "-.")):
+            if scan[key] is not None:
+                ax.axvline(scan[key], color="k", ls=ls, lw=0.8, label=key.replace("sigma2_", ""))
+        ax.set(xlabel="sigma^2", title=f"paper reduction P={args.P}, N={args.N:g}")
+        ax.legend(fontsize=8)
+        config = {k: v for k, v in vars(args).items() if k not in ("func",)}
+        rec = write_experiment(args.out, "theory", result, config=config, seed=None,
+                               figures={"theory": fig},
+                               arrays={k: np.asarray(scan[k], dtype=float) for k in per},
+                               wall_time=wall)
+        plt.close(fig)
+        result["files"] = [f"{args.out}/{f}" for f in rec["files"]]
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        print(f"sigma2_onset (GMFL-I):       {result['sigma2_onset']}")
+        print(f"sigma2_specialised (GMFL-II): {result['sigma2_specialised']}")
+        for s2, t, f in zip(per["sigma2"], result["discrepancy_amplitude"], per["droplet_weight"]):
+            print(f"  sigma2={s2:.4g}  discrepancy={t:.4f}  droplet_weight={f:.4f}")
     return 0
 
 
