@@ -378,7 +378,8 @@ def run_sweep(args) -> int:
     else:
         ac = result["alpha_c"]
         print(f"alpha_c: {ac:.4f} +- {result['alpha_c_err']:.4f}" if ac is not None else
-              "alpha_c: no crossing of the test accuracy midpoint in the alpha range")
+              f"alpha_c: no crossing of the test accuracy midpoint below alpha = 1 (alpha_c > "
+              f"{result['alpha_c_lower_bound']})")
         for a, up, dn in zip(res.alphas, result["test_accuracy"], result["test_accuracy_down"]):
             print(f"  alpha={a:.3g}  test accuracy up={up:.3f} down={dn:.3f}")
         if args.out:

@@ -29,8 +29,10 @@ same network, same noise) and NTK (gradient flow to interpolation) test accuraci
 the same splits.
 
 The transition alpha_c of a sweep is where its test accuracy crosses the midpoint between chance
-(1/P) and 1 (linear interpolation, `meanfield.crossing`); its error is half the bracketing alpha
-interval. The reported alpha_c is the mean of the two sweeps' values, with error
+(1/P) and 1 (linear interpolation, `meanfield.crossing`), over the alphas < 1 only (at alpha = 1
+nothing is held out and the "test" split is the training set); its error is half the bracketing
+alpha interval. When the accuracy stays below the midpoint, alpha_c is reported as None together
+with `alpha_c_lower_bound`, the largest alpha < 1 of the grid. The reported alpha_c is the mean of the two sweeps' values, with error
 max(half-interval, |up - down|/2).
 
 Example (tiny, seconds):
@@ -81,6 +83,8 @@ class GrokkingSweep:
         branches: {"up": [...], "down": [...]}, one record per alpha in increasing alpha order.
         baselines: {"nngp": [...], "ntk": [...]} test accuracies per alpha.
         alpha_c, alpha_c_err: the predicted transition and its error (module docstring).
+        alpha_c_lower_bound: when no crossing is found below alpha = 1, the largest alpha < 1
+            swept (the transition lies above it).
         alpha_c_branch: {"up": (value, err) or None, "down": ...}.
         hysteresis_alphas: alphas where the two sweeps' test accuracies differ by more than 0.25.
     """
@@ -98,6 +102,7 @@ class GrokkingSweep:
     alpha_c_err: float | None = None
     alpha_c_branch: dict = field(default_factory=dict)
     hysteresis_alphas: list = field(default_factory=list)
+    alpha_c_lower_bound: float | None = None
 
     def column(self, branch: str, key: str) -> np.ndarray:
         return np.asarray([np.nan if r.get(key) is None else r[key]
@@ -110,6 +115,7 @@ class GrokkingSweep:
             "sigma_w2": self.sigma_w2, "action": self.action,
             "alpha_c": self.alpha_c, "alpha_c_err": self.alpha_c_err,
             "alpha_c_branch": self.alpha_c_branch,
+            "alpha_c_lower_bound": self.alpha_c_lower_bound,
             "alphas": list(self.alphas),
             "test_accuracy": up,
             "test_accuracy_down": self.column("down", "test_accuracy").tolist(),
@@ -234,7 +240,9 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
                 task, Quadratic(), ridge=1e-8, sigma_w2=sigma_w2, sigma_a2=sigma_a2,
                 return_var=False).test_accuracy)
     x = np.asarray(vals)
-    per = {b: _alpha_c_of(x, res.column(b, "test_accuracy"), P) for b in ("up", "down")}
+    held = x < 1.0  # alpha = 1 has no held-out pairs
+    per = {b: (_alpha_c_of(x[held], res.column(b, "test_accuracy")[held], P)
+               if held.sum() >= 2 else None) for b in ("up", "down")}
     res.alpha_c_branch = {b: (None if v is None else {"alpha_c": v[0], "err": v[1]})
                           for b, v in per.items()}
     found = [v for v in per.values() if v is not None]
@@ -242,6 +250,8 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
         res.alpha_c = float(np.mean([v[0] for v in found]))
         spread = 0.5 * abs(found[0][0] - found[-1][0])
         res.alpha_c_err = float(max(max(v[1] for v in found), spread))
+    if res.alpha_c is None and held.any():
+        res.alpha_c_lower_bound = float(x[held].max())
     gap = np.abs(res.column("up", "test_accuracy") - res.column("down", "test_accuracy"))
     res.hysteresis_alphas = [a for a, g in zip(vals, gap) if g > 0.25]
     return res
