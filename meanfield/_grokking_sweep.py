@@ -87,6 +87,7 @@ class GrokkingSweep:
             swept (the transition lies above it).
         alpha_c_branch: {"up": (value, err) or None, "down": ...}.
         hysteresis_alphas: alphas where the two sweeps' test accuracies differ by more than 0.25.
+        particles: {"up": [...], "down": [...]}, the final particle clouds (increasing alpha).
     """
 
     P: int
@@ -103,6 +104,7 @@ class GrokkingSweep:
     alpha_c_branch: dict = field(default_factory=dict)
     hysteresis_alphas: list = field(default_factory=list)
     alpha_c_lower_bound: float | None = None
+    particles: dict = field(default_factory=dict, repr=False)
 
     def column(self, branch: str, key: str) -> np.ndarray:
         return np.asarray([np.nan if r.get(key) is None else r[key]
@@ -229,7 +231,8 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
                  folder=None if folder is None else folder / "down")
     res = GrokkingSweep(P=int(P), width=float(width), noise=float(noise),
                         sigma_a2=float(sigma_a2), sigma_w2=float(sigma_w2), action=action.name,
-                        alphas=vals, branches={"up": up.points, "down": down.points[::-1]})
+                        alphas=vals, branches={"up": up.points, "down": down.points[::-1]},
+                        particles={"up": up.particles, "down": down.particles[::-1]})
     if baselines:
         res.baselines = {"nngp": [], "ntk": []}
         for a in vals:
