@@ -13,6 +13,9 @@ result (they depend on the machine and its load). See benchmarks/README.md for t
   matmul shapes and at its peak. The ratio (a)/step is the fraction of the elementwise roofline;
   the step's flop rate over (b) the fraction of the matmul roofline. Small d (the default task) is
   elementwise-bound; large d (two-hot modular addition) is matmul-bound.
+* two_hot_step: the MALA step on modular addition with the dense pre-activation matmul x.w
+  against the gather of the two non-zeros per two-hot row (`Data.project`); same particles and
+  background, timed side by side: the speed-up and the flop ratio it should approach.
 * solve_default: the built-in default problem of `meanfield solve` end to end, split into the
   fixed-point iterations and the compilation/overheads, with the per-iteration particle-step time.
 """
@@ -114,6 +117,31 @@ def particle_step(n_particles: int, n_data: int, dim: int, n_steps: int = 20) ->
     }
 
 
+def two_hot_step(P: int, alpha: float, n_particles: int, n_steps: int = 20) -> dict:
+    """One MALA step on modular addition: dense x.w matmul against the two-hot gather
+    (`Data.project`), same particles, same background, same run."""
+    task = mf.modular_addition(P, alpha, seed=0)
+    dense = mf.Data(np.asarray(task.train.x), np.asarray(task.train.y), sparse=False)
+    kw = dict(width=100.0, noise=0.015, action=mf.LinearisedAction(stabiliser=1.0))
+    p_gather = mf.BayesianProblem(task, mf.Quadratic(), **kw)
+    p_dense = mf.BayesianProblem(mf.Task(dense, task.test, classification=True), mf.Quadratic(),
+                                 **kw)
+    key = jax.random.PRNGKey(0)
+    theta = p_gather.init_particles(key, n_particles).theta
+    bg = p_gather.background(p_gather.measure(mf.Particles.uniform(theta)))
+    h = jnp.asarray(0.05)
+    times = {}
+    for name, prob in (("dense", p_dense), ("gather", p_gather)):
+        def block(theta, prob=prob):
+            return _mala(prob, theta, bg, key, h, 1.0, n_steps=n_steps, metropolis=True)[0]
+        times[name] = _time(block, theta) / n_steps
+    n, d, c = task.train.n, task.train.dim, task.train.n_outputs
+    return {"P": P, "alpha": alpha, "n_particles": n_particles, "n_data": n, "dim": d,
+            "seconds_per_step_dense": times["dense"], "seconds_per_step_gather": times["gather"],
+            "speedup_gather_over_dense": times["dense"] / times["gather"],
+            "flop_ratio_dense_over_gather": (2 * n * d + 2 * n * c) / (2 * n * 2 + 2 * n * c)}
+
+
 def solve_default(quick: bool) -> dict:
     from meanfield._config import DEFAULT_CONFIG, loads, parse_config
 
@@ -150,6 +178,15 @@ def main(argv=None) -> int:
               f"  elementwise roofline {r['fraction_of_elementwise_roofline']:5.1%}"
               f"  {r['step_gflops']:6.2f} GF/s = {r['fraction_of_matmul_peak']:5.1%} of f64 peak"
               f" ({r['peak_matmul_gflops_f64']:.1f} GF/s)", flush=True)
+    results["two_hot_step"] = []
+    for P, alpha, m in ([(11, 0.5, 256)] if args.quick else
+                        [(11, 0.5, 1024), (23, 0.5, 1024), (41, 0.5, 1024)]):
+        r = two_hot_step(P, alpha, m)
+        results["two_hot_step"].append(r)
+        print(f"two_hot_step P={P:3d} alpha={alpha} M={m:5d} n={r['n_data']:4d}: dense "
+              f"{r['seconds_per_step_dense']*1e3:8.3f} ms, gather "
+              f"{r['seconds_per_step_gather']*1e3:8.3f} ms: x{r['speedup_gather_over_dense']:.2f}"
+              f" (flop ratio {r['flop_ratio_dense_over_gather']:.2f})", flush=True)
     if not args.quick:
         results["solve_default"] = s = solve_default(args.quick)
         print(f"solve_default: {s['status']} in {s['iterations']} iterations, cold "

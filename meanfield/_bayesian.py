@@ -190,7 +190,7 @@ class BayesianProblem(eqx.Module):
 
     def interaction(self, theta, background: BayesianBackground):
         """Gamma(z) - L[phi]: everything in S except the Gaussian prior term."""
-        phi = self.activation(self.data.x @ self.input_weights(theta))
+        phi = self.activation(self.data.project(self.input_weights(theta)))
         return self.stabiliser_energy(theta) - self.action.log_weight(phi, background, self.coupling)
 
     def energy(self, theta, background: BayesianBackground, strength=1.0):
@@ -200,7 +200,7 @@ class BayesianProblem(eqx.Module):
     # --- background ---------------------------------------------------------------------
     def measure(self, particles: Particles):
         """The field the iteration mixes: Q = sigma_a2 sum_i omega_i phi_i phi_i^T."""
-        phi = self.features(particles.theta, self.data.x)
+        phi = self.activation(self.data.project(self.input_weights(particles.theta)))
         return self.sigma_a2 * (phi.T * particles.weights) @ phi
 
     def background(self, kernel) -> BayesianBackground:

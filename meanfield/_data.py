@@ -15,7 +15,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 
 def _as_2d(name: str, value, *, ndim_hint: str) -> np.ndarray:
@@ -37,13 +37,18 @@ class Data(eqx.Module):
         x: inputs, shape (n, d).
         y: targets, shape (n, C).
         weights: averaging weights, shape (n,), non-negative and summing to one.
+        sparse_index, sparse_value: (n, k) column indices and values of the non-zeros of rows
+            with at most k <= d/8 of them (one-hot, two-hot inputs), else None; used by
+            `project`. `Data(x, y, sparse=False)` keeps the dense path only.
     """
 
     x: Float[Array, "n d"]
     y: Float[Array, "n c"]
     weights: Float[Array, " n"]
+    sparse_index: Int[Array, "n k"] | None
+    sparse_value: Float[Array, "n k"] | None
 
-    def __init__(self, x, y, weights=None):
+    def __init__(self, x, y, weights=None, sparse: bool = True):
         x_arr = _as_2d("x", x, ndim_hint="(n, d)")
         y_arr = _as_2d("y", y, ndim_hint="(n, C) or a 1-D array of n targets")
         if x_arr.shape[0] != y_arr.shape[0]:
@@ -65,6 +70,18 @@ class Data(eqx.Module):
         self.x = jnp.asarray(x_arr)
         self.y = jnp.asarray(y_arr)
         self.weights = jnp.asarray(w_arr)
+        self.sparse_index, self.sparse_value = _sparse_rows(x_arr) if sparse else (None, None)
+
+    def project(self, w):
+        """x_mu . w for every point: w (..., d) -> (..., n).
+
+        Rows with few non-zeros (one-hot, two-hot inputs such as modular addition's) are stored
+        as (index, value) pairs, and the projection is a gather of k entries per row instead of a
+        dense matmul of d (the same numbers: the skipped terms are exact zeros).
+        """
+        if self.sparse_index is None:
+            return w @ self.x.T
+        return jnp.sum(jnp.take(w, self.sparse_index, axis=-1) * self.sparse_value, axis=-1)
 
     @property
     def n(self) -> int:
@@ -77,6 +94,24 @@ class Data(eqx.Module):
     @property
     def n_outputs(self) -> int:
         return int(self.y.shape[1])
+
+
+def _sparse_rows(x: np.ndarray, max_fraction: float = 0.125):
+    """(index, value) arrays of shape (n, k) for inputs whose rows have at most k non-zeros,
+    k <= max_fraction * d (rows with fewer are padded with index 0, value 0); (None, None)
+    otherwise."""
+    n, d = x.shape
+    nnz = (x != 0).sum(axis=1)
+    k = int(nnz.max()) if n else 0
+    if d < 8 or k == 0 or k > max_fraction * d:
+        return None, None
+    idx = np.zeros((n, k), dtype=np.int32)
+    val = np.zeros((n, k), dtype=np.float64)
+    for i in range(n):
+        cols = np.nonzero(x[i])[0]
+        idx[i, :cols.size] = cols
+        val[i, :cols.size] = x[i, cols]
+    return jnp.asarray(idx), jnp.asarray(val)
 
 
 class Task(eqx.Module):

@@ -94,7 +94,7 @@ class TrainingProblem(eqx.Module):
     def potential(self, theta, background: ResidualBackground):
         """Psi(theta; rho) for one particle."""
         w, a = self.split(theta)
-        phi = self.activation(self.data.x @ w)  # (n,)
+        phi = self.activation(self.data.project(w))  # (n,)
         drive = jnp.sum(self.data.weights[:, None] * background.residual * phi[:, None] * a[None, :])
         return drive + 0.5 * self.weight_decay * jnp.sum(theta**2)
 

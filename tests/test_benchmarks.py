@@ -22,3 +22,12 @@ def test_particle_step_reports_finite_ratios():
                 "peak_matmul_gflops_f64"):
         assert math.isfinite(r[key]) and r[key] > 0, (key, r[key])
     json.dumps(r)
+
+
+def test_two_hot_step_reports_the_gather_speedup():
+    bench = _load()
+    r = bench.two_hot_step(5, 0.6, 32, n_steps=2)
+    for key in ("seconds_per_step_dense", "seconds_per_step_gather", "speedup_gather_over_dense",
+                "flop_ratio_dense_over_gather"):
+        assert math.isfinite(r[key]) and r[key] > 0, (key, r[key])
+    assert r["n_data"] == 15 and r["dim"] == 10
