@@ -149,3 +149,4 @@ from ._langevin import (
 )
 from ._training import TrainedNetwork as TrainedNetwork, train as train
 from ._compare import compare as compare, fit_power_law as fit_power_law
+from ._fourier_seed import fourier_seeded_weights as fourier_seeded_weights
