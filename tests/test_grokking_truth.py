@@ -133,3 +133,42 @@ def test_adamw_decoupled_decay_and_accuracy_record():
     reg = mf.train(mf.cubic_teacher(1, 8, eps=0.0, n_test=4, seed=0), mf.Erf(), width=4,
                    n_steps=5, record_every=2)
     assert reg.test_accuracies is None and reg.steps.tolist() == [0, 2, 4, 5]
+
+
+def _experiment(name):
+    import importlib.util
+    from pathlib import Path
+    here = Path(__file__).resolve().parent.parent / "experiments"
+    import sys
+    sys.path.insert(0, str(here))
+    spec = importlib.util.spec_from_file_location(name, here / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_transition_alpha_interpolates_the_first_upward_crossing():
+    transition = _experiment("grokking_langevin").transition
+    a, err = transition([0.5, 0.6, 0.7, 0.8], [0.0, 0.2, 0.8, 1.0], 0.5)
+    assert a == pytest.approx(0.65) and err == pytest.approx(0.05)
+    assert transition([0.5, 0.6], [0.0, 0.1], 0.5) == (None, None)
+    # a large chain spread widens the error beyond the bracket
+    a, err = transition([0.5, 0.6, 0.7, 0.8], [0.0, 0.2, 0.8, 1.0], 0.5,
+                        stderr=[0.0, 0.35, 0.35, 0.0])
+    assert a == pytest.approx(0.65) and err > 0.05
+
+
+@pytest.mark.slow
+def test_experiments_run_small(tmp_path):
+    import json
+    lang = _experiment("grokking_langevin")
+    assert lang.main(["--small", "--out", str(tmp_path / "l")]) == 0
+    rec = json.loads((tmp_path / "l" / "grokking_langevin.json").read_text())
+    assert len(rec["points"]) == 12 and (tmp_path / "l" / "grokking_langevin.png").exists()
+    assert {p["start"] for p in rec["points"]} == {"prior", "fourier"}
+    # resuming reuses the saved points (no sampling: fast)
+    assert lang.main(["--small", "--out", str(tmp_path / "l")]) == 0
+    train = _experiment("grokking_training")
+    assert train.main(["--small", "--out", str(tmp_path / "t")]) == 0
+    rec = json.loads((tmp_path / "t" / "grokking_training.json").read_text())
+    assert len(rec["runs"]) == 2 and rec["runs"][0]["test_accuracy"]
