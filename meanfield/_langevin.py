@@ -132,14 +132,15 @@ class NetworkPosterior(eqx.Module):
         noise: sigma^2, the likelihood variance = Langevin temperature.
         sigma_w2, sigma_a2: prior variances, w ~ N(0, sigma_w2/d I), a ~ N(0, sigma_a2/N).
         stabiliser: gamma >= 0 of the per-neuron sextic Gamma(z_i) = gamma (|z_i|^2/d)^3 on the
-            whitened input weights (default 0: none). Needed for phi(z) = z^2 at low noise,
-            where the posterior is otherwise dominated by ever larger neurons.
+            whitened input weights (default 0: none). The finite network's posterior is proper
+            without it; with it, this is the finite-N counterpart of the stabilised mean-field
+            action that phi(z) = z^2 needs (`LinearisedAction(stabiliser=gamma)`).
 
     Example (the stabiliser term alone, a neuron with |z|^2 = 2d):
         >>> import meanfield as mf, jax.numpy as jnp
         >>> task = mf.modular_addition(5, 0.5)
         >>> post = mf.NetworkPosterior(task, mf.Quadratic(), 2, 0.1, stabiliser=0.5)
-        >>> float(post.stabiliser_energy(jnp.sqrt(2.0) * jnp.ones((2, 10)).at[1].set(0.0)))
+        >>> round(float(post.stabiliser_energy(jnp.sqrt(2.0) * jnp.ones((2, 10)).at[1].set(0.0))), 12)
         4.0
     """
 
