@@ -140,7 +140,8 @@ class NetworkPosterior(eqx.Module):
         >>> import meanfield as mf, jax.numpy as jnp
         >>> task = mf.modular_addition(5, 0.5)
         >>> post = mf.NetworkPosterior(task, mf.Quadratic(), 2, 0.1, stabiliser=0.5)
-        >>> round(float(post.stabiliser_energy(jnp.sqrt(2.0) * jnp.ones((2, 10)).at[1].set(0.0))), 12)
+        >>> z = jnp.sqrt(2.0) * jnp.ones((2, 10)).at[1].set(0.0)
+        >>> round(float(post.stabiliser_energy(z)), 12)
         4.0
     """
 
