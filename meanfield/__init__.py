@@ -160,3 +160,4 @@ from ._grokking_sweep import (
     grokking_sweep as grokking_sweep,
     plot_grokking_sweep as plot_grokking_sweep,
 )
+from ._fourier_seed import fourier_seeded_weights as fourier_seeded_weights

@@ -11,7 +11,14 @@ T = sigma^2 on the summed loss 0.5 sum (f - y)^2 with weight decay T/(prior vari
 We sample the potential U = -log p in whitened coordinates a = sqrt(sigma_a2/N) ahat,
 w = sqrt(sigma_w2/d) zhat, where the prior is N(0, I)::
 
-    U(ahat, zhat) = |ahat|^2/2 + |zhat|^2/2 + (1/(2 sigma^2)) sum_mu,c (f_c(x_mu) - y_mu,c)^2.
+    U(ahat, zhat) = |ahat|^2/2 + |zhat|^2/2 + (1/(2 sigma^2)) sum_mu,c (f_c(x_mu) - y_mu,c)^2
+                    + sum_i Gamma(zhat_i),
+
+where Gamma(z_i) = gamma (|z_i|^2/d)^3 is the optional sextic stabiliser of one neuron
+(`NetworkPosterior.stabiliser` = gamma, default 0; the same term, in the same whitened units, as
+`LinearisedAction(stabiliser=gamma)` adds to the mean-field action; Rubin, Seroussi & Ringel add
+it by hand for phi(z) = z^2). It is a factor exp(-sum_i Gamma(z_i)) in the prior of the input
+weights, so it enters both methods' potentials unchanged.
 
 Two samplers of the same law (`PosteriorLangevin.method`):
 
@@ -124,6 +131,18 @@ class NetworkPosterior(eqx.Module):
         width: N, the number of hidden neurons (an integer).
         noise: sigma^2, the likelihood variance = Langevin temperature.
         sigma_w2, sigma_a2: prior variances, w ~ N(0, sigma_w2/d I), a ~ N(0, sigma_a2/N).
+        stabiliser: gamma >= 0 of the per-neuron sextic Gamma(z_i) = gamma (|z_i|^2/d)^3 on the
+            whitened input weights (default 0: none). The finite network's posterior is proper
+            without it; with it, this is the finite-N counterpart of the stabilised mean-field
+            action that phi(z) = z^2 needs (`LinearisedAction(stabiliser=gamma)`).
+
+    Example (the stabiliser term alone, a neuron with |z|^2 = 2d):
+        >>> import meanfield as mf, jax.numpy as jnp
+        >>> task = mf.modular_addition(5, 0.5)
+        >>> post = mf.NetworkPosterior(task, mf.Quadratic(), 2, 0.1, stabiliser=0.5)
+        >>> z = jnp.sqrt(2.0) * jnp.ones((2, 10)).at[1].set(0.0)
+        >>> round(float(post.stabiliser_energy(z)), 12)
+        4.0
     """
 
     task: Task
@@ -132,11 +151,17 @@ class NetworkPosterior(eqx.Module):
     noise: float
     sigma_w2: float = 1.0
     sigma_a2: float = 1.0
+    stabiliser: float = 0.0
 
     def __check_init__(self):
         _count("width", self.width)
         for name in ("noise", "sigma_w2", "sigma_a2"):
             _positive(name, getattr(self, name))
+        s = self.stabiliser
+        if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) \
+                or not (0.0 <= float(s) < math.inf):
+            raise ValueError(f"stabiliser must be a finite number >= 0 (the sextic coefficient "
+                             f"gamma; 0 for none), got {s!r}")
         if not isinstance(self.activation, Activation):
             raise ValueError(f"activation must be a meanfield Activation, got {self.activation!r}")
 
@@ -178,11 +203,16 @@ class NetworkPosterior(eqx.Module):
         return self.features(z, x) @ (jnp.sqrt(self.coupling) * ahat)
 
     # --- potentials -------------------------------------------------------------------------
+    def stabiliser_energy(self, z):
+        """sum_i Gamma(z_i) = gamma sum_i (|z_i|^2/d)^3 over the neurons (rows) of z (N, d)."""
+        return self.stabiliser * jnp.sum((jnp.sum(z**2, axis=-1) / z.shape[-1]) ** 3)
+
     def joint_potential(self, ahat, z):
-        """U(ahat, z) = |ahat|^2/2 + |z|^2/2 + sum (f - y)^2 / (2 sigma^2)."""
+        """U(ahat, z) = |ahat|^2/2 + |z|^2/2 + sum (f - y)^2 / (2 sigma^2) + sum_i Gamma(z_i)."""
         data = self.task.train
         r = self.output(ahat, z, data.x) - data.y
-        return 0.5 * jnp.sum(ahat**2) + 0.5 * jnp.sum(z**2) + 0.5 * jnp.sum(r**2) / self.noise
+        return (0.5 * jnp.sum(ahat**2) + 0.5 * jnp.sum(z**2) + 0.5 * jnp.sum(r**2) / self.noise
+                + self.stabiliser_energy(z))
 
     def _gram(self, z):
         phi = self.features(z, self.task.train.x)
@@ -196,13 +226,15 @@ class NetworkPosterior(eqx.Module):
         _, factor = self._gram(z)
         quad = jnp.sum(y * jsl.cho_solve(factor, y))
         logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(factor[0])))
-        return 0.5 * jnp.sum(z**2) + 0.5 * quad + 0.5 * y.shape[1] * logdet
+        return (0.5 * jnp.sum(z**2) + 0.5 * quad + 0.5 * y.shape[1] * logdet
+                + self.stabiliser_energy(z))
 
     def marginal_value_and_grad(self, z):
         """(U(z), dU/dz) of `marginal_potential` with the gradient written out:
 
             dU/dPhi = c (C A^{-1} - alpha alpha^T) Phi,   alpha = A^{-1} y,
-            dU/dz_i = z_i + sqrt(sigma_w2/d) sum_mu (dU/dPhi)_mu,i phi'(w_i.x_mu) x_mu,
+            dU/dz_i = z_i + sqrt(sigma_w2/d) sum_mu (dU/dPhi)_mu,i phi'(w_i.x_mu) x_mu
+                      + dGamma/dz_i,
 
         (cheaper than differentiating through a factorisation; `spd_inverse_logdet` inverts A)."""
         x, y = self.task.train.x, self.task.train.y
@@ -217,7 +249,8 @@ class NetworkPosterior(eqx.Module):
         u = 0.5 * jnp.sum(z**2) + 0.5 * jnp.sum(y * alpha) + 0.5 * c_out * logdet
         g_phi = self.coupling * ((c_out * a_inv - alpha @ alpha.T) @ phi)  # (n, N)
         grad = z + s * ((g_phi * self.activation.derivative(pre)).T @ x)
-        return u, grad
+        stab, g_stab = jax.value_and_grad(self.stabiliser_energy)(z)
+        return u + stab, grad + g_stab
 
     def conditional_mean(self, z, x):
         """E[f(x) | w, D] = c Phi(x) Phi^T A^{-1} y, shape (n*, C)."""

@@ -1,4 +1,4 @@
-r"""Training finite two-layer networks with optax: gradient descent, SGD and Adam.
+r"""Training finite two-layer networks with optax: gradient descent, SGD, Adam and AdamW.
 
 Two parameterisations of the same function class (C outputs, N hidden neurons):
 
@@ -19,7 +19,14 @@ Two parameterisations of the same function class (C outputs, N hidden neurons):
 
 Loss: L = 0.5 sum_mu omega_mu |f(x_mu) - y_mu|^2 + (weight_decay/2) |theta|^2 with the training
 split's averaging weights omega (1/n for a finite sample); SGD evaluates the data term on a random
-mini-batch of `batch_size` points (weights renormalised) at every step.
+mini-batch of `batch_size` points (weights renormalised) at every step. With `optimizer="adamw"`
+the weight decay is *decoupled* instead (Loshchilov & Hutter 2019; `optax.adamw`): the loss is the
+data term alone and every step is theta <- theta - lr (adam_direction + weight_decay theta).
+
+Recorded at step 0, every `record_every` steps and at the end (`TrainedNetwork.steps`): the
+train and test losses and, for classification tasks, the train and test accuracies (arg-max
+output = arg-max target, weighted as `classification_accuracy`), so that a test accuracy that
+jumps long after the training loss has settled (grokking) shows in the record.
 
 Example:
     >>> import meanfield as mf
@@ -46,7 +53,7 @@ from ._data import Task
 __all__ = ["TrainedNetwork", "train", "PARAMETERISATIONS", "OPTIMIZERS"]
 
 PARAMETERISATIONS = ("meanfield", "ntk")
-OPTIMIZERS = ("gd", "sgd", "adam")
+OPTIMIZERS = ("gd", "sgd", "adam", "adamw")
 
 
 class TrainedNetwork(eqx.Module):
@@ -59,6 +66,9 @@ class TrainedNetwork(eqx.Module):
         initial_params: the parameters at step 0.
         train_losses, test_losses: data-term losses on the full train / test split at step 0,
             after every `record_every` steps, and at the end.
+        steps: the optimisation step of each record.
+        train_accuracies, test_accuracies: classification accuracies at the same records
+            (None for regression tasks).
     """
 
     task: Task
@@ -70,6 +80,9 @@ class TrainedNetwork(eqx.Module):
     initial_params: dict
     train_losses: np.ndarray
     test_losses: np.ndarray
+    steps: np.ndarray | None = None
+    train_accuracies: np.ndarray | None = None
+    test_accuracies: np.ndarray | None = None
 
     @property
     def width(self) -> int:
@@ -118,11 +131,13 @@ def train(task: Task, activation: Activation, *, width: int, parameterisation: s
         task, activation: data and phi.
         width: N.
         parameterisation: "meanfield" or "ntk".
-        optimizer: "gd" (full-batch optax.sgd), "sgd" (mini-batches of `batch_size`) or "adam".
+        optimizer: "gd" (full-batch optax.sgd), "sgd" (mini-batches of `batch_size`), "adam",
+            or "adamw" (Adam with decoupled weight decay, optax.adamw).
         learning_rate: the optimiser's step (times N in the mean-field parameterisation).
         n_steps: optimisation steps.
         batch_size: mini-batch size for "sgd" (required there, ignored otherwise).
-        weight_decay: lambda >= 0 on all parameters (in the parameterisation's coordinates).
+        weight_decay: lambda >= 0 on all parameters (in the parameterisation's coordinates): an
+            L2 term in the loss, or for "adamw" the decoupled decay (module docstring).
         sigma_w2, sigma_a2: variance scales of the ntk parameterisation.
         init_w2, init_a2: initial variances of the mean-field parameterisation.
         record_every: steps between recorded losses.
@@ -173,19 +188,29 @@ def train(task: Task, activation: Activation, *, width: int, parameterisation: s
             raise ValueError(f"init must be a dict with 'a' of shape {shapes['a']} and 'w' of "
                              f"shape {shapes['w']}")
         params = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in init.items()}
-    opt = optax.adam(lr) if optimizer == "adam" else optax.sgd(lr)
+    if optimizer == "adamw":
+        opt = optax.adamw(lr, weight_decay=weight_decay)
+        loss_decay = 0.0  # decoupled: not part of the loss
+    else:
+        opt = optax.adam(lr) if optimizer == "adam" else optax.sgd(lr)
+        loss_decay = weight_decay
     n_blocks, rest = divmod(n_steps, record_every)
     with jax.numpy_dtype_promotion("standard"):  # optax mixes int32 step counts with floats
-        final, tr, te = _optimise(parameterisation, activation, task, params, opt, k_run,
-                                  jnp.asarray(sigma_w2), jnp.asarray(sigma_a2),
-                                  jnp.asarray(weight_decay), batch_size, n_blocks,
-                                  record_every, rest)
+        final, tr, te, acc_tr, acc_te = _optimise(
+            parameterisation, activation, task, params, opt, k_run, jnp.asarray(sigma_w2),
+            jnp.asarray(sigma_a2), jnp.asarray(loss_decay), batch_size, n_blocks,
+            record_every, rest)
     tr, te = np.asarray(tr), np.asarray(te)
     if not (np.all(np.isfinite(tr)) and np.all(np.isfinite(te))):
         raise RuntimeError(f"training diverged (non-finite loss) with learning_rate="
                            f"{learning_rate!r}; lower it")
+    steps = np.concatenate([np.arange(n_blocks + 1) * record_every, [n_steps]])
+    if task.classification:
+        acc_tr, acc_te = np.asarray(acc_tr), np.asarray(acc_te)
+    else:
+        acc_tr = acc_te = None
     return TrainedNetwork(task, activation, parameterisation, float(sigma_w2), float(sigma_a2),
-                          final, params, tr, te)
+                          final, params, tr, te, steps, acc_tr, acc_te)
 
 
 @eqx.filter_jit
@@ -215,9 +240,18 @@ def _optimise(parameterisation, activation, task, params, opt, key, sigma_w2, si
         updates, s = opt.update(grad(p, k), s, p)
         return (optax.apply_updates(p, updates), s), None
 
+    def accuracy(p, data):
+        f = _forward(parameterisation, activation, sigma_w2, sigma_a2, p, data.x)
+        if data.y.shape[1] == 1:
+            hit = jnp.sign(f[:, 0]) == jnp.sign(data.y[:, 0])
+        else:
+            hit = jnp.argmax(f, axis=1) == jnp.argmax(data.y, axis=1)
+        return jnp.sum(data.weights * hit)
+
     def losses(p):
         te = task.test
-        return data_loss(p, xtr, ytr, omega), data_loss(p, te.x, te.y, te.weights)
+        return (data_loss(p, xtr, ytr, omega), data_loss(p, te.x, te.y, te.weights),
+                accuracy(p, task.train), accuracy(p, te))
 
     def block(carry, k):
         carry, _ = jax.lax.scan(step, carry, jax.random.split(k, record_every))
@@ -225,10 +259,9 @@ def _optimise(parameterisation, activation, task, params, opt, key, sigma_w2, si
 
     carry = (params, opt.init(params))
     l0 = losses(params)
-    carry, (tr, te) = jax.lax.scan(block, carry, jax.random.split(key, n_blocks))
+    carry, rec = jax.lax.scan(block, carry, jax.random.split(key, n_blocks))
     if rest:
         carry, _ = jax.lax.scan(step, carry, jax.random.split(jax.random.fold_in(key, 1), rest))
     lf = losses(carry[0])
-    tr = jnp.concatenate([l0[0][None], tr, lf[0][None]])
-    te = jnp.concatenate([l0[1][None], te, lf[1][None]])
-    return carry[0], tr, te
+    out = [jnp.concatenate([a[None], r, b[None]]) for a, r, b in zip(l0, rec, lf)]
+    return (carry[0], *out)
