@@ -87,7 +87,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, special
+from scipy import linalg, optimize, special
 
 __all__ = [
     "ModularTheory",
@@ -151,6 +151,26 @@ def _log_f0_h1(a):
         # H1 = G (1 - 1/(2a)) + 1/(2a)
         out1[big] = lg + np.log(1.0 - 0.5 / ab + 0.5 / ab * np.exp(-lg))
     return out0, out1
+
+
+def _gamma_law_nodes(shape, n):
+    """Nodes x_i and log-weights of the n-point Gauss rule for the Gamma(shape, 1) law.
+
+    E[f(X)] ~= sum_i exp(logw_i) f(x_i), X ~ Gamma(shape, 1): generalised Gauss-Laguerre with
+    alpha = shape - 1, by Golub-Welsch on the Jacobi matrix (diagonal 2i + alpha + 1, i = 0..n-1;
+    off-diagonal sqrt(i (i + alpha)), i = 1..n-1); the normalised weights are the squared first
+    components of its eigenvectors. Unlike `scipy.special.roots_genlaguerre`, whose weights carry
+    Gamma(alpha + 1) and overflow to inf for alpha > ~170 (chi^2 with d > ~343 dof), this stays
+    finite for any shape.
+    """
+    alpha = shape - 1.0
+    i = np.arange(n, dtype=np.float64)
+    diag = 2.0 * i + alpha + 1.0
+    off = np.sqrt(i[1:] * (i[1:] + alpha))
+    x, v = linalg.eigh_tridiagonal(diag, off)
+    with np.errstate(divide="ignore"):
+        logw = 2.0 * np.log(np.abs(v[0]))
+    return x, logw
 
 
 class _ChiSquareExpectation:
@@ -664,10 +684,8 @@ class CubicTeacherTheory:
     def _nodes(self):
         cached = self.__dict__.get("_cache")
         if cached is None:
-            shape = 0.5 * (self.d - 1)
-            x, w = special.roots_genlaguerre(_N_LAGUERRE, shape - 1.0)
+            x, logw = _gamma_law_nodes(0.5 * (self.d - 1), _N_LAGUERRE)
             r = x * 2.0 * self.sigma_w2 / self.d
-            logw = np.log(w) - special.gammaln(shape)
             cached = (r, logw)
             object.__setattr__(self, "_cache", cached)
         return cached
