@@ -646,6 +646,16 @@ class CubicTeacherTheory:
     orders 1, 3, ..., 2 n_hermite - 1 converges to the exact continuum theory (the kernel maps
     e_1 and e_3 onto He_5, He_7, ... once the neurons align with w*). Both are tested.
 
+    The paper's experiment (N=700, n=3000, d=150, sigma_w2=0.5, sigma_a2=8/N, eps=-0.3; a
+    transition reported at sigma^2 ~= 0.18, i.e. u = `control_parameter(n)` ~= 30.2). Here
+    (`sigma2_transition`, experiments/cubic_teacher_paper.py): side peaks of p(rho) appear at
+    sigma^2 = 0.193 (u = 26.3) and carry half of the learned signal at sigma^2 = 0.169 (u = 34.2),
+    for n_hermite = 2 and 4 alike (to 0.001); along the joint limit (alpha = beta) the latter
+    moves to 0.177 (u = 31.4) at beta = 16, the former to 0.227 (u = 19.0). The side peaks sit at
+    |rho| ~= 0.6-0.8 there (the paper: "roughly +-1"), 4-5 nats below the central one at d = 150
+    (~log d: degenerate at leading order in d). One solution per sigma^2 was found at d = 150: a
+    sharp crossover in the discrepancy, no coexisting branch.
+
     Attributes: d, width (N), eps, sigma2, sigma_a2, sigma_w2, n_rho (grid points in rho),
     n_hermite (odd Hermite orders kept in the discrepancy; 2 = the paper's truncation).
 
