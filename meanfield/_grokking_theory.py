@@ -649,8 +649,8 @@ class CubicTeacherTheory:
     The paper's experiment (N=700, n=3000, d=150, sigma_w2=0.5, sigma_a2=8/N, eps=-0.3; a
     transition reported at sigma^2 ~= 0.18, i.e. u = `control_parameter(n)` ~= 30.2). Here
     (`sigma2_transition`, experiments/cubic_teacher_paper.py): side peaks of p(rho) appear at
-    sigma^2 = 0.193 (u = 26.3) and carry half of the learned signal at sigma^2 = 0.169 (u = 34.2),
-    for n_hermite = 2 and 4 alike (to 0.001); along the joint limit (alpha = beta) the latter
+    sigma^2 = 0.193 (u = 26.3) and carry half of the learned signal at sigma^2 = 0.169 (u = 34.2)
+    for n_hermite = 2 (0.192 and 0.168 for n_hermite = 4); along the joint limit (alpha = beta) the latter
     moves to 0.177 (u = 31.4) at beta = 16, the former to 0.227 (u = 19.0). The side peaks sit at
     |rho| ~= 0.6-0.8 there (the paper: "roughly +-1"), 4-5 nats below the central one at d = 150
     (~log d: degenerate at leading order in d). One solution per sigma^2 was found at d = 150: a
@@ -853,7 +853,7 @@ class CubicTeacherTheory:
 
         Example:
             >>> import meanfield as mf
-            >>> th = mf.CubicTeacherTheory(d=50, width=100.0, eps=-0.3, sigma2=1.0)
+            >>> th = mf.CubicTeacherTheory(d=50, width=100.0, eps=-0.3, n_rho=301)
             >>> s2 = th.sigma2_transition(300.0, 0.3, 1.5, xtol=0.1, coarse=2)
             >>> 0.45 < s2 < 0.75
             True
