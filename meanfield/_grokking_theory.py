@@ -87,7 +87,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, special
+from scipy import linalg, optimize, special
 
 __all__ = [
     "ModularTheory",
@@ -151,6 +151,26 @@ def _log_f0_h1(a):
         # H1 = G (1 - 1/(2a)) + 1/(2a)
         out1[big] = lg + np.log(1.0 - 0.5 / ab + 0.5 / ab * np.exp(-lg))
     return out0, out1
+
+
+def _gamma_law_nodes(shape, n):
+    """Nodes x_i and log-weights of the n-point Gauss rule for the Gamma(shape, 1) law.
+
+    E[f(X)] ~= sum_i exp(logw_i) f(x_i), X ~ Gamma(shape, 1): generalised Gauss-Laguerre with
+    alpha = shape - 1, by Golub-Welsch on the Jacobi matrix (diagonal 2i + alpha + 1, i = 0..n-1;
+    off-diagonal sqrt(i (i + alpha)), i = 1..n-1); the normalised weights are the squared first
+    components of its eigenvectors. Unlike `scipy.special.roots_genlaguerre`, whose weights carry
+    Gamma(alpha + 1) and overflow to inf for alpha > ~170 (chi^2 with d > ~343 dof), this stays
+    finite for any shape.
+    """
+    alpha = shape - 1.0
+    i = np.arange(n, dtype=np.float64)
+    diag = 2.0 * i + alpha + 1.0
+    off = np.sqrt(i[1:] * (i[1:] + alpha))
+    x, v = linalg.eigh_tridiagonal(diag, off)
+    with np.errstate(divide="ignore"):
+        logw = 2.0 * np.log(np.abs(v[0]))
+    return x, logw
 
 
 class _ChiSquareExpectation:
@@ -573,6 +593,13 @@ class CubicTeacherPoint:
             (0 when unimodal; 1 when bimodal).
         free_energy: F = n y.t/2 - N log z + n^2 t.M.t/2 (stationary at the solution).
         rho, density: the overlap grid and p(rho) on it.
+        side_rho: |rho| of the outer side peak of p(rho) (nan when unimodal).
+        side_log_ratio: log p(side_rho)/p(0), the side peaks' height against the central one
+            (-(S_side - S_0) in the paper's single-neuron action; nan when unimodal).
+        side_share: the side peaks' share of the learned signal t.M.t = sigma_a2 <(t.c)^2>,
+            i.e. of <(t.c)^2> over |rho| beyond the barrier (0 when unimodal). At large d the
+            side mass is O(d^{-1/2}) while the aligned neurons' c is O(1), so this share, not
+            the mass, says when the side peaks matter.
     """
 
     n: float
@@ -586,6 +613,9 @@ class CubicTeacherPoint:
     free_energy: float
     rho: np.ndarray
     density: np.ndarray
+    side_rho: float = math.nan
+    side_log_ratio: float = math.nan
+    side_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -615,6 +645,16 @@ class CubicTeacherTheory:
     symmetry about w* the continuum discrepancy is an odd function of xi alone, so keeping odd
     orders 1, 3, ..., 2 n_hermite - 1 converges to the exact continuum theory (the kernel maps
     e_1 and e_3 onto He_5, He_7, ... once the neurons align with w*). Both are tested.
+
+    The paper's experiment (N=700, n=3000, d=150, sigma_w2=0.5, sigma_a2=8/N, eps=-0.3; a
+    transition reported at sigma^2 ~= 0.18, i.e. u = `control_parameter(n)` ~= 30.2). Here
+    (`sigma2_transition`, experiments/cubic_teacher_paper.py): side peaks of p(rho) appear at
+    sigma^2 = 0.193 (u = 26.3) and carry half of the learned signal at sigma^2 = 0.169 (u = 34.2)
+    for n_hermite = 2 (0.192 and 0.168 for n_hermite = 4); along the joint limit (alpha = beta) the latter
+    moves to 0.177 (u = 31.4) at beta = 16, the former to 0.227 (u = 19.0). The side peaks sit at
+    |rho| ~= 0.6-0.8 there (the paper: "roughly +-1"), 4-5 nats below the central one at d = 150
+    (~log d: degenerate at leading order in d). One solution per sigma^2 was found at d = 150: a
+    sharp crossover in the discrepancy, no coexisting branch.
 
     Attributes: d, width (N), eps, sigma2, sigma_a2, sigma_w2, n_rho (grid points in rho),
     n_hermite (odd Hermite orders kept in the discrepancy; 2 = the paper's truncation).
@@ -655,6 +695,18 @@ class CubicTeacherTheory:
     def orders(self):
         return tuple(range(1, 2 * self.n_hermite, 2))
 
+    def control_parameter(self, n):
+        """The paper's effective interaction u = n^2 sigma_a2 / (sigma^4 d N) (section 3.1).
+
+        Invariant under the joint limit N -> beta N, d -> sqrt(beta) d, sigma_a2 -> sigma_a2 /
+        sqrt(beta), sigma^2 -> (alpha/beta) sigma^2, n -> alpha n; the action is d times a
+        function of u and of the discrepancy (paper eq. 13, coefficient (2/pi) u). Our sigma_a2 is
+        the paper's sigma_a^2 (read-out prior a ~ N(0, sigma_a^2/N) in both), so the paper's
+        experiment (N=700, n=3000, d=150, sigma_a^2=8/N, sigma^2=0.18) has u = 30.2.
+        """
+        n = _check_pos("n", n, " (the number of training points)")
+        return float(n) ** 2 * self.sigma_a2 / (self.sigma2**2 * self.d * self.width)
+
     @property
     def y_coef(self):
         y = np.zeros(self.n_hermite)
@@ -664,10 +716,8 @@ class CubicTeacherTheory:
     def _nodes(self):
         cached = self.__dict__.get("_cache")
         if cached is None:
-            shape = 0.5 * (self.d - 1)
-            x, w = special.roots_genlaguerre(_N_LAGUERRE, shape - 1.0)
+            x, logw = _gamma_law_nodes(0.5 * (self.d - 1), _N_LAGUERRE)
             r = x * 2.0 * self.sigma_w2 / self.d
-            logw = np.log(w) - special.gammaln(shape)
             cached = (r, logw)
             object.__setattr__(self, "_cache", cached)
         return cached
@@ -718,8 +768,9 @@ class CubicTeacherTheory:
         p = np.exp(lw - log_z)
         cc = np.array([[np.sum(p * ci * cj) for cj in cs] for ci in cs])
         dens = p.sum(axis=1) / drho
+        signal = np.sum(p * sum(tk * ck for tk, ck in zip(t, cs)) ** 2, axis=1)
         return {"log_z": log_z, "cc": cc, "rho2": float(np.sum(p.sum(1) * rho**2)),
-                "rho": rho, "density": dens}
+                "rho": rho, "density": dens, "signal": signal}
 
     def _residual(self, t, n):
         M = self.sigma_a2 * self.neuron(t, n)["cc"]
@@ -736,6 +787,7 @@ class CubicTeacherTheory:
         central = dp[0] >= dp[1]  # rho = 0 is a local maximum
         side = [i for i in peaks if i > 0]
         n_peaks = (1 if central else 0) + 2 * len(side)
+        side_rho, side_log_ratio, side_share = math.nan, math.nan, 0.0
         if not side:
             phase, side_mass = "GFL", 0.0
         else:
@@ -744,12 +796,18 @@ class CubicTeacherTheory:
             side_mass = float(2.0 * np.sum(dp[i_bar:]) * (rho[1] - rho[0]))
             side_mass = min(side_mass, 1.0)
             phase = "GMFL-I" if central else "GMFL-II"
+            side_rho = float(rp[i_side])
+            side_log_ratio = float(math.log(dp[i_side] / dp[0]))
+            sig = nb["signal"]
+            side_share = float(np.sum(sig[np.abs(rho) >= rp[i_bar]]) / np.sum(sig))
         yc = self.y_coef[:2]
         disc = self.sigma2 * t[:2] / np.where(yc != 0, yc, np.nan)
         return CubicTeacherPoint(n=float(n), t=tuple(float(v) for v in t),
                                  discrepancy=(float(disc[0]), float(disc[1])), kernel=M,
                                  overlap_var=nb["rho2"], n_peaks=n_peaks, phase=phase,
-                                 side_mass=side_mass, free_energy=float(F), rho=rho, density=dens)
+                                 side_mass=side_mass, free_energy=float(F), rho=rho, density=dens,
+                                 side_rho=side_rho, side_log_ratio=side_log_ratio,
+                                 side_share=side_share)
 
     def solve(self, n, starts=None) -> list:
         """All distinct self-consistent solutions found from the GP start and from `starts`."""
@@ -781,3 +839,58 @@ class CubicTeacherTheory:
     def best(self, n, starts=None) -> CubicTeacherPoint:
         """The solution of lowest free energy at n."""
         return min(self.solve(n, starts), key=lambda p: p.free_energy)
+
+    def sigma2_transition(self, n, lo, hi, criterion="peaks", xtol=1e-4, coarse=8):
+        """The noise sigma^2 in (lo, hi) where the lowest-F solution at n changes phase.
+
+        Walks down from hi to lo in `coarse` steps, each solve continued from the previous
+        solution (t ~ 1/sigma^2 rescaled), until the criterion is first met; then bisects that
+        step to `xtol`, continuing from the nearest solution that meets it. The theory's own
+        `sigma2` is ignored. criterion="peaks": side peaks of p(rho) appear (GFL above, GMFL
+        below: the spinodal of the side saddles); criterion="share": the side peaks carry half of
+        the learned signal (`side_share` >= 1/2). Raises ValueError if it is met at hi or nowhere
+        on the walk.
+
+        Example:
+            >>> import meanfield as mf
+            >>> th = mf.CubicTeacherTheory(d=50, width=100.0, eps=-0.3, n_rho=301)
+            >>> s2 = th.sigma2_transition(300.0, 0.3, 1.5, xtol=0.1, coarse=2)
+            >>> 0.45 < s2 < 0.75
+            True
+        """
+        import dataclasses
+        if criterion not in ("peaks", "share"):
+            raise ValueError(f"criterion must be 'peaks' or 'share', got {criterion!r}")
+        lo, hi = _check_pos("lo", lo), _check_pos("hi", hi)
+        if not lo < hi:
+            raise ValueError(f"need lo < hi (a sigma^2 bracket), got lo={lo!r}, hi={hi!r}")
+        if not isinstance(coarse, int) or coarse < 1:
+            raise ValueError(f"coarse must be a positive integer (walk steps), got {coarse!r}")
+
+        def solve(s2, start):
+            guess = [start[1] * start[0] / s2] if start is not None else None
+            pt = dataclasses.replace(self, sigma2=s2).best(n, guess)
+            ok = pt.phase != "GFL" if criterion == "peaks" else pt.side_share >= 0.5
+            return ok, (s2, np.asarray(pt.t))
+
+        ok, last = solve(hi, None)
+        if ok:
+            raise ValueError(f"the {criterion!r} criterion is already met at hi={hi}: raise hi")
+        found = None
+        for s2 in np.linspace(hi, lo, coarse + 1)[1:]:
+            ok, cur = solve(float(s2), last)
+            if ok:
+                found = cur
+                break
+            last = cur
+        if found is None:
+            raise ValueError(f"the {criterion!r} criterion is not met down to lo={lo}: lower lo")
+        a, b = found[0], last[0]  # met at a < b, not met at b
+        while b - a > xtol:
+            mid = 0.5 * (a + b)
+            ok, cur = solve(mid, found)
+            if ok:
+                a, found = mid, cur
+            else:
+                b = mid
+        return 0.5 * (a + b)
