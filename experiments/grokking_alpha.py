@@ -1,0 +1,144 @@
+"""Predicted against measured alpha_c for grokking on modular addition (issue 8, "Done when").
+
+Reads the results folders of
+
+* `meanfield grokking sweep --out DIR` (the mean-field prediction: one folder per setting), and
+* `python experiments/grokking_langevin.py --out DIR` (finite-width Langevin ensembles, with the
+  NNGP/NTK baselines), optionally `python experiments/grokking_training.py --out DIR` (AdamW),
+
+and writes one table (markdown, and JSON) of alpha_c with error bars, and one figure of test
+accuracy against alpha with every curve on the same axes. It computes nothing itself.
+
+Usage:
+    python experiments/grokking_alpha.py --mf DIR [DIR ...] --langevin DIR [DIR ...]
+        [--training DIR] --out OUT
+
+To regenerate the inputs (2-core CPU, about 10-30 min each):
+    meanfield grokking sweep --P 11 --N 100 --sigma2 0.015 --alphas 0.7,0.75,0.8,0.85,0.9,0.95,1 --out R/mf_N100
+    meanfield grokking sweep --P 11 --N 400 --sigma2 0.0075 --alphas 0.7,0.75,0.8,0.85,0.9,0.95,1 --out R/mf_N400
+    python experiments/grokking_langevin.py --out R/langevin
+    python experiments/grokking_training.py --out R/training
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _load(folder, name):
+    path = Path(folder) / f"{name}.json"
+    if not path.is_file():
+        raise SystemExit(f"error: {path} not found (run the command that writes it first)")
+    return json.loads(path.read_text())
+
+
+def _fmt(v, e):
+    return "none in range" if v is None else f"{v:.3f} ± {e:.3f}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mf", nargs="+", default=[], help="grokking sweep results folders")
+    p.add_argument("--langevin", nargs="*", default=[], help="grokking_langevin folders")
+    p.add_argument("--training", nargs="*", default=[], help="grokking_training folders")
+    p.add_argument("--out", required=True, help="output folder")
+    args = p.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from meanfield._results import write_experiment
+
+    rows = []
+    fig, ax = plt.subplots(figsize=(8, 5))
+    P = None
+    for i, folder in enumerate(args.mf):
+        d = _load(folder, "sweep")
+        P = d["P"]
+        a = np.asarray(d["alphas"])
+        held = a < 1
+        lab = f"mean field N={d['N']:g} sigma2={d['sigma2']:g} ({d['action']})"
+        ax.plot(a[held], np.asarray(d["test_accuracy"])[held], "o-", color=f"C{i}", lw=2,
+                label=lab + " up")
+        ax.plot(a[held], np.asarray(d["test_accuracy_down"])[held], "s--", color=f"C{i}",
+                lw=2, alpha=0.6, label=lab + " down")
+        lb = d.get("alpha_c_lower_bound")
+        rows.append({"source": "mean field (particles)", "P": d["P"], "N": d["N"],
+                     "sigma2": d["sigma2"], "action": d["action"], "start": "up/down",
+                     "alpha_c": d["alpha_c"], "alpha_c_err": d["alpha_c_err"],
+                     "note": "" if d["alpha_c"] is not None else f"alpha_c > {lb}"})
+    styles = {"prior": "-", "fourier": ":"}
+    for folder in args.langevin:
+        d = _load(folder, "grokking_langevin")
+        P = d["P"]
+        noise = d["config"].get("noise_by_width", {})
+        for j, width in enumerate(d["widths"]):
+            for start in ("prior", "fourier"):
+                pts = sorted((q for q in d["points"] if q["width"] == width
+                              and q["start"] == start), key=lambda q: q["alpha"])
+                if not pts:
+                    continue
+                ax.errorbar([q["alpha"] for q in pts],
+                            [q["test_accuracy_chains_mean"] for q in pts],
+                            yerr=[q["test_accuracy_chains_stderr"] or 0 for q in pts],
+                            ls=styles[start], color=f"C{j + 4}", marker=".", capsize=2,
+                            label=f"Langevin N={width} ({start} start)")
+            for t in d["transitions"]:
+                if t["width"] == width:
+                    rows.append({"source": {"prior": "Langevin", "fourier": "Langevin",
+                                            "nngp": "NNGP", "ntk": "NTK"}[t["start"]],
+                                 "P": d["P"], "N": width,
+                                 "sigma2": noise.get(str(width)), "action": "exact posterior"
+                                 if t["start"] in ("prior", "fourier") else t["start"],
+                                 "start": t["start"], "alpha_c": t["alpha_t"],
+                                 "alpha_c_err": t["alpha_t_err"],
+                                 "note": "" if t["alpha_t"] is not None else
+                                 "no crossing below alpha = 1"})
+        base = sorted((b for b in d["baselines"] if b["width"] == d["widths"][0]),
+                      key=lambda b: b["alpha"])
+        ax.plot([b["alpha"] for b in base], [b["nngp"]["test_accuracy"] for b in base], "k^:",
+                label="NNGP")
+        ax.plot([b["alpha"] for b in base if b["ntk"]],
+                [b["ntk"]["test_accuracy"] for b in base if b["ntk"]], "kv-.", alpha=0.5,
+                label="NTK")
+    for folder in args.training:
+        d = _load(folder, "grokking_training")
+        for t in d["table"]:
+            rows.append({"source": "AdamW training", "P": d["P"], "N": t["width"],
+                         "sigma2": None, "action": f"weight decay {t['weight_decay']:g}",
+                         "start": "", "alpha_c": t["alpha_t"], "alpha_c_err": t["alpha_t_err"],
+                         "note": "final test accuracy"})
+            ax.plot(t["alphas"], t["final_test_accuracy"], "x-", color="0.6", lw=0.8,
+                    label=f"AdamW N={t['width']} (final)")
+    if P is not None:
+        ax.axhline(0.5 * (1 + 1 / P), color="0.5", lw=0.6)
+        ax.axhline(1 / P, color="0.5", lw=0.6, ls=":")
+    ax.set(xlabel="training fraction alpha", ylabel="test accuracy", ylim=(-0.03, 1.03),
+           title=f"modular addition P={P}: predicted and measured grokking in alpha")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    lines = ["| source | P | N | sigma^2 | action / start | alpha_c | note |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        s2 = "" if r["sigma2"] is None else f"{r['sigma2']:.4g}"
+        lines.append(f"| {r['source']} | {r['P']} | {r['N']} | {s2} | {r['action']} "
+                     f"{r['start']} | {_fmt(r['alpha_c'], r['alpha_c_err'] or 0.0)} | "
+                     f"{r['note']} |")
+    table = "\n".join(lines)
+    out = Path(args.out)
+    rec = write_experiment(out, "grokking_alpha", {"rows": rows, "table": table},
+                           config=vars(args), figures={"grokking_alpha": fig})
+    (out / "table.md").write_text(table + "\n")
+    print(table)
+    print("files: " + ", ".join(str(out / f) for f in rec["files"]), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
