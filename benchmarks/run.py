@@ -120,12 +120,12 @@ def particle_step(n_particles: int, n_data: int, dim: int, n_steps: int = 20) ->
 def two_hot_step(P: int, alpha: float, n_particles: int, n_steps: int = 20) -> dict:
     """One MALA step on modular addition: dense x.w matmul against the two-hot gather
     (`Data.project`), same particles, same background, same run."""
-    task = mf.modular_addition(P, alpha, seed=0)
-    dense = mf.Data(np.asarray(task.train.x), np.asarray(task.train.y), sparse=False)
+    task = mf.modular_addition(P, alpha, seed=0)  # dense by default
+    sparse = mf.Data(np.asarray(task.train.x), np.asarray(task.train.y), sparse=True)
     kw = dict(width=100.0, noise=0.015, action=mf.LinearisedAction(stabiliser=1.0))
-    p_gather = mf.BayesianProblem(task, mf.Quadratic(), **kw)
-    p_dense = mf.BayesianProblem(mf.Task(dense, task.test, classification=True), mf.Quadratic(),
-                                 **kw)
+    p_dense = mf.BayesianProblem(task, mf.Quadratic(), **kw)
+    p_gather = mf.BayesianProblem(mf.Task(sparse, task.test, classification=True),
+                                  mf.Quadratic(), **kw)
     key = jax.random.PRNGKey(0)
     theta = p_gather.init_particles(key, n_particles).theta
     bg = p_gather.background(p_gather.measure(mf.Particles.uniform(theta)))

@@ -37,9 +37,12 @@ class Data(eqx.Module):
         x: inputs, shape (n, d).
         y: targets, shape (n, C).
         weights: averaging weights, shape (n,), non-negative and summing to one.
-        sparse_index, sparse_value: (n, k) column indices and values of the non-zeros of rows
-            with at most k <= d/8 of them (one-hot, two-hot inputs), else None; used by
-            `project`. `Data(x, y, sparse=False)` keeps the dense path only.
+        sparse_index, sparse_value: with `Data(x, y, sparse=True)`, the (n, k) column indices
+            and values of the non-zeros of rows with at most k <= d/8 of them (one-hot, two-hot
+            inputs), used by `project` as a gather; None (the default) keeps the dense matmul.
+            Measured on a 2-core CPU (benchmarks/run.py, two_hot_step), the gather with its
+            scatter-add gradient is *slower* than XLA's dense matmul for modular addition
+            (0.65-0.96x at P = 11-41, M = 1024), which is why it is opt-in.
     """
 
     x: Float[Array, "n d"]
@@ -48,7 +51,7 @@ class Data(eqx.Module):
     sparse_index: Int[Array, "n k"] | None
     sparse_value: Float[Array, "n k"] | None
 
-    def __init__(self, x, y, weights=None, sparse: bool = True):
+    def __init__(self, x, y, weights=None, sparse: bool = False):
         x_arr = _as_2d("x", x, ndim_hint="(n, d)")
         y_arr = _as_2d("y", y, ndim_hint="(n, C) or a 1-D array of n targets")
         if x_arr.shape[0] != y_arr.shape[0]:

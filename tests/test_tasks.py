@@ -371,22 +371,23 @@ def test_two_hot_inputs_project_by_gather_with_the_dense_numbers():
     import jax
     import jax.numpy as jnp
 
-    task = mf.modular_addition(11, 0.6, seed=1)
-    data = task.train
+    task0 = mf.modular_addition(11, 0.6, seed=1)
+    dense = task0.train
+    assert dense.sparse_index is None  # the default: dense matmul
+    data = mf.Data(np.asarray(dense.x), np.asarray(dense.y), sparse=True)
     assert data.sparse_index is not None and data.sparse_index.shape == (data.n, 2)
-    dense = mf.Data(np.asarray(data.x), np.asarray(data.y), sparse=False)
-    assert dense.sparse_index is None
+    task = mf.Task(data, task0.test, classification=True)
     w = jax.random.normal(jax.random.PRNGKey(0), (5, 22), dtype=jnp.float64)
     assert np.array_equal(np.asarray(data.project(w)), np.asarray(dense.project(w)))
     # the particle action and its gradient agree with the dense path
     kw = dict(width=100.0, noise=0.02, action=mf.LinearisedAction(stabiliser=1.0))
     p_sparse = mf.BayesianProblem(task, mf.Quadratic(), **kw)
-    p_dense = mf.BayesianProblem(mf.Task(dense, task.test, classification=True), mf.Quadratic(),
-                                 **kw)
+    p_dense = mf.BayesianProblem(task0, mf.Quadratic(), **kw)
     bg = p_sparse.background(p_sparse.measure(mf.Particles.uniform(w)))
     e_s = jax.vmap(jax.value_and_grad(lambda t: p_sparse.energy(t, bg)))(w)
     e_d = jax.vmap(jax.value_and_grad(lambda t: p_dense.energy(t, bg)))(w)
     np.testing.assert_allclose(e_s[0], e_d[0], rtol=1e-13)
     np.testing.assert_allclose(e_s[1], e_d[1], rtol=1e-10, atol=1e-12)
-    # dense inputs keep the dense path
-    assert mf.cubic_teacher(2, 16, eps=0.3).train.sparse_index is None
+    # rows with many non-zeros keep the dense path even when asked
+    x = np.random.default_rng(0).normal(size=(6, 16))
+    assert mf.Data(x, np.ones(6), sparse=True).sparse_index is None
