@@ -86,7 +86,8 @@ class GrokkingSweep:
         alpha_c_lower_bound: when no crossing is found below alpha = 1, the largest alpha < 1
             swept (the transition lies above it).
         alpha_c_branch: {"up": (value, err) or None, "down": ...}.
-        hysteresis_alphas: alphas where the two sweeps' test accuracies differ by more than 0.25.
+        hysteresis_alphas: alphas < 1 where the two sweeps' test accuracies differ by more than
+            0.25 and by more than 3 binomial standard errors of the held-out set.
         particles: {"up": [...], "down": [...]}, the final particle clouds (increasing alpha).
     """
 
@@ -256,7 +257,12 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
     if res.alpha_c is None and held.any():
         res.alpha_c_lower_bound = float(x[held].max())
     gap = np.abs(res.column("up", "test_accuracy") - res.column("down", "test_accuracy"))
-    res.hysteresis_alphas = [a for a, g in zip(vals, gap) if g > 0.25]
+    n_test = np.asarray([P * P - r["n_train"] for r in res.branches["up"]], dtype=float)
+    # a difference counts when it beats 0.25 and 3 binomial standard errors of the difference
+    # of two accuracies on n_test held-out pairs (at worst p = 1/2: sqrt(2 * 0.25 / n_test))
+    noise = 3.0 * np.sqrt(0.5 / np.maximum(n_test, 1.0))
+    res.hysteresis_alphas = [a for a, g, e, nt in zip(vals, gap, noise, n_test)
+                             if nt > 0 and a < 1.0 and g > max(0.25, e)]
     return res
 
 
