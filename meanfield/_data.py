@@ -78,9 +78,10 @@ class Data(eqx.Module):
     def project(self, w):
         """x_mu . w for every point: w (..., d) -> (..., n).
 
-        Rows with few non-zeros (one-hot, two-hot inputs such as modular addition's) are stored
-        as (index, value) pairs, and the projection is a gather of k entries per row instead of a
-        dense matmul of d (the same numbers: the skipped terms are exact zeros).
+        The dense matmul by default. With `Data(x, y, sparse=True)` rows with few non-zeros
+        (one-hot, two-hot inputs such as modular addition's) are kept as (index, value) pairs and
+        the projection is a gather of k entries per row (the same numbers: the skipped terms are
+        exact zeros; slower than the matmul on CPU, see the `sparse_index` attribute).
         """
         if self.sparse_index is None:
             return w @ self.x.T
