@@ -57,6 +57,18 @@ class FixedPoint(eqx.Module):
         shard: spread the particles over all `jax.devices()` along M (`Particles.shard`), so
             the foreground runs on every device at once; M must be a multiple of the device
             count.
+        n_average: after convergence, run this many more iterations and return their average
+            (iterate averaging): the solution's cloud is the K = n_average foreground clouds
+            pooled (K M particles, weight 1/(K M) each) and its field G is measured on that
+            pool, so that the returned background is exactly the one of the returned cloud,
+
+                G_avg = (1/K) sum_k G(rho_k),
+
+            with Monte-Carlo variance down by up to K (less where successive iterates are
+            correlated). It is the cheap way to a precise predictor: the foreground already runs
+            at the fixed point, so each extra iteration costs one foreground call and no
+            re-convergence (measured in `benchmarks/run.py`, `brute_force`). Ignored by the
+            deterministic `Grid`; skipped when the solve did not converge.
     """
 
     n_particles: int = 2048
@@ -70,6 +82,7 @@ class FixedPoint(eqx.Module):
     burn_in: int = 2
     divergence_factor: float = 1e6
     shard: bool = eqx.field(static=True, default=False)
+    n_average: int = 0
 
     def __check_init__(self):
         for name in ("n_particles", "max_iterations", "patience", "n_groups"):
@@ -78,6 +91,10 @@ class FixedPoint(eqx.Module):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if not isinstance(self.burn_in, int) or self.burn_in < 0:
             raise ValueError(f"burn_in must be a non-negative integer, got {self.burn_in!r}")
+        if not isinstance(self.n_average, int) or isinstance(self.n_average, bool) \
+                or self.n_average < 0:
+            raise ValueError(f"n_average must be a non-negative integer (0: no iterate "
+                             f"averaging), got {self.n_average!r}")
         for name in ("rtol", "divergence_factor"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and v > 0):
@@ -159,6 +176,44 @@ def _load_checkpoint(path: Path, expected: str) -> dict | None:
             f"(fingerprint {found}, this run {expected}); use another path or delete it"
         )
     return data
+
+
+def _average_iterates(problem, solver, particles, field, fg_state, mix_state, loop_key, start,
+                      history, progress):
+    """The iterate-averaging phase of `solve` (see `FixedPoint.n_average`)."""
+    fg, mixing, k_avg = solver.foreground, solver.mixing, solver.n_average
+    bar = Progress(k_avg, "average", enabled=progress)
+    clouds, fields = [], []
+    residual = float("nan")
+    for k in range(k_avg):
+        t0 = time.perf_counter()
+        bg = problem.background(jnp.asarray(field))
+        particles, fg_state, _ = fg.run(problem, particles, bg,
+                                        jax.random.fold_in(loop_key, start + k), fg_state)
+        new, _ = measure(problem, particles, solver.n_groups, False)
+        if not (bool(jnp.all(jnp.isfinite(particles.theta))) and np.all(np.isfinite(new))):
+            raise FloatingPointError(
+                f"the averaging phase became non-finite at its iteration {k} although the solve "
+                "had converged: the fixed point is not stable under the foreground; use "
+                "n_average=0 or a smaller step size")
+        residual = float(np.linalg.norm(new - field)) / max(float(np.linalg.norm(field)), 1e-300)
+        field, mix_state = mixing.update(field, new, mix_state)
+        clouds.append(particles)
+        fields.append(new)
+        history["seconds"].append(time.perf_counter() - t0)
+        bar.update(k + 1, f"residual {residual:.2e}")
+    bar.close(f"averaged {k_avg} iterates")
+    theta = jnp.concatenate([c.theta for c in clouds])
+    weights = jnp.concatenate([c.weights for c in clouds]) / k_avg
+    pooled = Particles(theta, weights)
+    if solver.shard:
+        pooled = pooled.shard()
+    avg = np.mean(np.stack(fields), axis=0)
+    # batch means over the iterates (an underestimate where successive iterates are correlated)
+    norm = max(float(np.linalg.norm(avg)), 1e-300)
+    noise = float(np.sqrt(np.sum(np.stack(fields).var(axis=0, ddof=1)) / k_avg)) / norm \
+        if k_avg > 1 else float("nan")
+    return pooled, avg, residual, noise
 
 
 def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = True,
@@ -336,6 +391,12 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
     if ckpt_path is not None and status in (Status.CONVERGED, Status.MAX_ITERATIONS):
         snapshot(n_done)
     bar.close(message)
+    if status == Status.CONVERGED and solver.n_average > 0 and stochastic:
+        particles, field, residual, noise_rel = _average_iterates(
+            problem, solver, particles, field, fg_state, mix_state, loop_key, n_done, history,
+            progress)
+        message += (f"; averaged over {solver.n_average} further iterations "
+                    f"({particles.n_particles} pooled particles)")
     field_j = jnp.asarray(field)
     try:
         background = problem.background(field_j)

@@ -204,3 +204,33 @@ def test_solution_shapes_and_summary():
     for k in ("status", "iterations", "self_consistency_error", "train_loss", "test_loss"):
         assert k in s
     assert np.isfinite(s["test_loss"])
+
+
+def test_iterate_averaging_pools_the_clouds_and_beats_a_single_iterate():
+    """n_average = K: the solution's cloud is K pooled foreground clouds, its field is measured
+    on that pool, and its predictor is closer to the exact (grid) one than a single iterate's."""
+    task = _task_2d()
+    problem = mf.BayesianProblem(task, Erf(), width=10.0, noise=0.01)
+    grid = _grid_solve(problem, n_points=121, extent=9.0)
+    x = np.asarray(task.test.x)
+    f_exact = np.asarray(grid.predict(x))
+    errs = {}
+    for k in (0, 16):
+        solver = mf.FixedPoint(n_particles=1024, mixing=mf.Anderson(), n_average=k)
+        sol = mf.solve(problem, solver, key=2, progress=False)
+        assert sol.particles.n_particles == 1024 * max(k, 1)
+        if k:  # without averaging the field is the mixed one, not the last cloud's
+            np.testing.assert_allclose(np.asarray(sol.field),
+                                       np.asarray(_solve._measure_jit(problem, sol.particles)),
+                                       rtol=1e-10, atol=1e-12)
+        errs[k] = float(np.sqrt(np.mean((np.asarray(sol.predict(x)) - f_exact) ** 2)))
+    assert "averaged over 16" in sol.message
+    # measured: 0.26 for one iterate, 0.0019 averaged (the unaveraged predictor pairs the last
+    # cloud's Q(x*, X) with the mixed background, and tau amplifies the mismatch)
+    assert errs[16] < 0.1 * errs[0], errs
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_bad_n_average_is_refused(bad):
+    with pytest.raises(ValueError, match="n_average must be a non-negative integer"):
+        mf.FixedPoint(n_average=bad)
