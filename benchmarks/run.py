@@ -18,6 +18,10 @@ result (they depend on the machine and its load). See benchmarks/README.md for t
   background, timed side by side: the speed-up and the flop ratio it should approach.
 * solve_default: the built-in default problem of `meanfield solve` end to end, split into the
   fixed-point iterations and the compilation/overheads, with the per-iteration particle-step time.
+* brute_force (benchmarks/brute_force.py): the mean-field solve against finite-width Langevin
+  ensembles at equal accuracy on one predictor, against the exact (grid) infinite-width value:
+  the wall-time ratio at several errors; and cost_scaling, how each method's unit of work grows
+  with n, M (N) and d.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ import numpy as np
 
 import meanfield as mf
 from meanfield._foreground import _mala
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from brute_force import brute_force, cost_scaling  # noqa: E402
 from meanfield._results import git_revision, jsonable, versions
 
 
@@ -163,10 +170,16 @@ def solve_default(quick: bool) -> dict:
     }
 
 
+def _fmt_s(seconds) -> str:
+    return "unreached" if seconds is None else f"{seconds:.2f} s"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     p.add_argument("--out", default="benchmarks/results/latest.json", help="JSON output file")
+    p.add_argument("--skip-brute-force", action="store_true",
+                   help="leave out the mean-field against Langevin comparison (minutes)")
     args = p.parse_args(argv)
     sizes = ([(512, 64, 2), (512, 256, 64)] if args.quick else
              [(2048, 64, 2), (8192, 256, 2), (2048, 512, 64), (4096, 968, 82)])
@@ -192,6 +205,15 @@ def main(argv=None) -> int:
         print(f"solve_default: {s['status']} in {s['iterations']} iterations, cold "
               f"{s['wall_seconds_cold']:.1f} s, warm {s['wall_seconds_warm']:.1f} s "
               f"({s['fraction_in_iterations_warm']:.0%} in iterations)", flush=True)
+    if not args.skip_brute_force:
+        results["brute_force"] = bf = brute_force(args.quick)
+        for r in bf["equal_accuracy"]:
+            ratio = r["ratio_langevin_over_mean_field"]
+            print(f"brute_force at error {r['error']:.0e}: mean field "
+                  f"{_fmt_s(r['mean_field_seconds'])}, Langevin {_fmt_s(r['langevin_seconds'])}"
+                  + (f": Langevin / mean field = {ratio:.2f}" if ratio is not None else ""),
+                  flush=True)
+        results["cost_scaling"] = cost_scaling(args.quick)
     record = {
         "benchmarks": results,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),

@@ -82,7 +82,7 @@ Top level::
     patience = 2              # int >= 1
     n_groups = 8              # int >= 1
     burn_in = 2               # int >= 0
-    n_average = 0             # int >= 0: iterations averaged after convergence (FixedPoint)
+    n_average = 8             # int >= 0: iterations averaged after convergence (FixedPoint)
 
 ``[output]``::
 
@@ -310,7 +310,7 @@ _MIXINGS = {
 _SOLVER_COMMON = {
     "n_particles": _int(2048, 1, 10_000_000), "max_iterations": _int(200, 1),
     "rtol": _pos(1e-3), "noise_factor": _float(3.0, lo=0), "patience": _int(2, 1),
-    "n_groups": _int(8, 1), "burn_in": _int(2, 0), "n_average": _int(0, 0, 100_000),
+    "n_groups": _int(8, 1), "burn_in": _int(2, 0), "n_average": _int(8, 0, 100_000),
 }
 
 _SECTIONS = ("task", "model", "solver", "output")

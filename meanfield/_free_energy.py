@@ -30,6 +30,7 @@ import numpy as np
 from ._bayesian import BayesianProblem, log_weight_per_particle
 from ._foreground import Grid, Langevin, LangevinState
 from ._solution import Solution
+from ._solve import _warm_start
 
 _interaction = eqx.filter_jit(
     lambda problem, theta, bg: jax.vmap(lambda t: problem.interaction(t, bg))(theta)
@@ -111,7 +112,10 @@ def free_energy(solution: Solution, *, n_strengths: int = 12, n_steps: int = 200
         mean_l_err = 0.0
         method = "grid"
     else:
-        log_z, log_z_err = log_partition_ti(problem, bg, particles, n_strengths=n_strengths,
+        # thermodynamic integration starts from one iterate (the last of a pooled cloud)
+        m = getattr(solution.solver, "n_particles", particles.n_particles)
+        start = _warm_start(particles, m) if particles.n_particles % m == 0 else particles
+        log_z, log_z_err = log_partition_ti(problem, bg, start, n_strengths=n_strengths,
                                             n_steps=n_steps, key=key)
         groups = np.array_split(lw, 8)
         mean_l_err = float(np.std([g.mean() for g in groups], ddof=1) / np.sqrt(8))

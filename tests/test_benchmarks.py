@@ -31,3 +31,27 @@ def test_two_hot_step_reports_the_gather_speedup():
                 "flop_ratio_dense_over_gather"):
         assert math.isfinite(r[key]) and r[key] > 0, (key, r[key])
     assert r["n_data"] == 15 and r["dim"] == 10
+
+
+def test_brute_force_reports_errors_against_the_grid_and_equal_accuracy_ratios():
+    bench = _load()
+    r = bench.brute_force(quick=True, progress=False)
+    assert r["reference"]["rms_change_from_coarser_grid"] < 1e-8
+    for rec in r["mean_field"] + r["langevin"]:
+        assert math.isfinite(rec["error"]) and rec["error"] > 0
+        assert math.isfinite(rec["seconds"]) and rec["seconds"] > 0
+    # iterate averaging is what makes the particle predictor accurate (FixedPoint.n_average)
+    by_k = {rec["n_average"]: rec["error"] for rec in r["mean_field"]}
+    assert by_k[8] < 0.5 * by_k[0], by_k
+    for row in r["equal_accuracy"]:
+        ratio = row["ratio_langevin_over_mean_field"]
+        assert ratio is None or (math.isfinite(ratio) and ratio > 0)
+    json.dumps(r)
+
+
+def test_cost_scaling_reports_exponents():
+    bench = _load()
+    r = bench.cost_scaling(quick=True, progress=False)
+    for method in ("mean_field_iteration", "langevin_step"):
+        for axis in r[method].values():
+            assert all(t > 0 for t in axis["seconds"]) and math.isfinite(axis["exponent"])

@@ -198,7 +198,7 @@ def test_solution_shapes_and_summary():
     n, c = task.train.y.shape
     assert sol.field.shape == (n, n)
     assert sol.background.discrepancy.shape == (n, c)
-    assert sol.particles.theta.shape == (256, 2)
+    assert sol.particles.theta.shape == (256 * 8, 2)  # 8 averaged iterates pooled (default)
     assert sol.predict(task.test.x).shape == task.test.y.shape
     s = sol.summary()
     for k in ("status", "iterations", "self_consistency_error", "train_loss", "test_loss"):
