@@ -43,6 +43,18 @@ from ._data import Data, Task
 from ._particles import Particles
 
 
+_CHUNK_ELEMENTS = 1 << 24  # (particle, input) pairs per chunk: 128 MiB of float64 features
+
+
+def _by_rows(fn, x, n_particles: int, chunk_elements: int):
+    """fn applied to row blocks of x small enough that an (M, rows) array holds at most
+    `chunk_elements` entries, concatenated."""
+    rows = max(1, int(chunk_elements) // max(int(n_particles), 1))
+    if x.shape[0] <= rows:
+        return fn(x)
+    return jnp.concatenate([fn(x[i:i + rows]) for i in range(0, x.shape[0], rows)])
+
+
 class LinearisedAction(eqx.Module):
     """Action linearised in the kernel around the background (physics.md section 2).
 
@@ -216,21 +228,29 @@ class BayesianProblem(eqx.Module):
         return bool(jnp.all(jnp.isfinite(jnp.linalg.cholesky(a))))
 
     # --- observables --------------------------------------------------------------------
-    def predict(self, particles: Particles, background: BayesianBackground, x):
-        """Mean predictor fbar(x*) = Q(x*, X) A^{-1} y, with Q(x*, X) from the particle cloud."""
-        x = jnp.asarray(x, dtype=jnp.float64)
-        phi_star = self.features(particles.theta, x)
-        phi = self.features(particles.theta, self.data.x)
-        q_star = self.sigma_a2 * (phi_star.T * particles.weights) @ phi
-        return q_star @ background.discrepancy
+    def predict(self, particles: Particles, background: BayesianBackground, x,
+                chunk_elements: int = _CHUNK_ELEMENTS):
+        """Mean predictor fbar(x*) = Q(x*, X) A^{-1} y, with Q(x*, X) from the particle cloud.
 
-    def kernel(self, particles: Particles, x1, x2=None):
-        """The adapted kernel Q(x1, x2) = sigma_a2 <phi(w.x1) phi(w.x2)> on new inputs."""
+        Evaluated as sigma_a2 sum_i w_i phi_i(x*) (phi_i(X) . tbar): the (n*, n) matrix
+        Q(x*, X) is never formed, and the new inputs go through in chunks of at most
+        `chunk_elements` (particle, input) pairs, so memory stays bounded as n* grows.
+        """
+        x = jnp.asarray(x, dtype=jnp.float64)
+        phi = self.features(particles.theta, self.data.x)
+        coef = particles.weights[:, None] * (phi @ background.discrepancy)  # (M, C)
+        return _by_rows(lambda xs: self.sigma_a2 * self.features(particles.theta, xs).T @ coef,
+                        x, particles.n_particles, chunk_elements)
+
+    def kernel(self, particles: Particles, x1, x2=None,
+               chunk_elements: int = _CHUNK_ELEMENTS):
+        """The adapted kernel Q(x1, x2) = sigma_a2 <phi(w.x1) phi(w.x2)> on new inputs (rows of
+        x1 in chunks of at most `chunk_elements` (particle, input) pairs)."""
         x1 = jnp.asarray(x1, dtype=jnp.float64)
         x2 = x1 if x2 is None else jnp.asarray(x2, dtype=jnp.float64)
-        p1 = self.features(particles.theta, x1)
-        p2 = self.features(particles.theta, x2)
-        return self.sigma_a2 * (p1.T * particles.weights) @ p2
+        p2 = particles.weights[:, None] * self.features(particles.theta, x2)
+        return _by_rows(lambda xs: self.sigma_a2 * self.features(particles.theta, xs).T @ p2,
+                        x1, particles.n_particles, chunk_elements)
 
     def log_likelihood_term(self, kernel):
         """G(Q) of the free energy: -1/2 sum_c y_c.A^{-1}y_c [- C/2 log det A] - nC/2 log(2 pi).

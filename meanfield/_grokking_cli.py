@@ -322,6 +322,9 @@ def add_sweep_command(gsub) -> None:
     p.add_argument("--beta-min", type=float, default=0.05, help="lowest tempering beta")
     p.add_argument("--iterations", type=int, default=40, help="fixed-point iterations per alpha")
     p.add_argument("--damping", type=float, default=0.2, help="damped mixing beta")
+    p.add_argument("--average", type=int, default=8,
+                   help="iterates averaged at the end of each solve (FixedPoint.n_average; 0: "
+                        "the last iterate against the mixed background)")
     p.add_argument("--seed", type=int, default=0, help="solver seed")
     p.add_argument("--data-seed", type=int, default=0, help="train/test split seed")
     p.add_argument("--threshold", type=float, default=8.0,
@@ -345,7 +348,7 @@ def run_sweep(args) -> int:
                   else LinearisedAction(stabiliser=args.stabiliser))
         solver = default_grokking_solver(n_particles=args.particles, n_levels=args.levels,
                                          beta_min=args.beta_min, max_iterations=args.iterations,
-                                         damping=args.damping)
+                                         damping=args.damping, n_average=args.average)
         t0 = time.perf_counter()
         res = grokking_sweep(args.P, args.alphas, width=args.N, noise=args.sigma2,
                              sigma_a2=args.sigma_a2, sigma_w2=args.sigma_w2, action=action,

@@ -65,12 +65,15 @@ __all__ = ["GrokkingSweep", "grokking_sweep", "default_grokking_solver", "plot_g
 
 
 def default_grokking_solver(n_particles: int = 1024, n_levels: int = 8, beta_min: float = 0.05,
-                            max_iterations: int = 40, damping: float = 0.2) -> FixedPoint:
-    """The solver `grokking_sweep` uses by default: tempered MALA, damped mixing."""
+                            max_iterations: int = 40, damping: float = 0.2,
+                            n_average: int = 8) -> FixedPoint:
+    """The solver `grokking_sweep` uses by default: tempered MALA, damped mixing, and the last
+    `n_average` iterates averaged (`FixedPoint.n_average`; the predictor's consistency)."""
     return FixedPoint(n_particles=n_particles,
                       foreground=Tempering(n_levels=n_levels, beta_min=beta_min, n_steps=50,
                                            swap_every=5, step_size=0.05),
-                      mixing=Damped(damping), max_iterations=max_iterations, burn_in=4)
+                      mixing=Damped(damping), max_iterations=max_iterations, burn_in=4,
+                      n_average=n_average)
 
 
 @dataclass

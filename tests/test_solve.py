@@ -234,3 +234,22 @@ def test_iterate_averaging_pools_the_clouds_and_beats_a_single_iterate():
 def test_bad_n_average_is_refused(bad):
     with pytest.raises(ValueError, match="n_average must be a non-negative integer"):
         mf.FixedPoint(n_average=bad)
+
+
+def test_predictor_and_kernel_in_chunks_equal_the_direct_formula():
+    """Chunked evaluation over new inputs (bounded memory) gives Q(x*, X) A^{-1} y exactly."""
+    task = _task_2d()
+    problem = mf.BayesianProblem(task, Erf(), width=10.0, noise=0.01)
+    sol = mf.solve(problem, mf.FixedPoint(n_particles=256, n_average=2), key=5, progress=False)
+    x = np.asarray(task.test.x)
+    theta, w = sol.particles.theta, sol.particles.weights
+    phi_star, phi = problem.features(theta, x), problem.features(theta, task.train.x)
+    q_star = problem.sigma_a2 * (phi_star.T * w) @ phi
+    direct = q_star @ sol.background.discrepancy
+    for chunk in (512 * 7, 512, 1):  # 7 rows, 1 row, and (floor) 1 row per chunk
+        np.testing.assert_allclose(problem.predict(sol.particles, sol.background, x,
+                                                   chunk_elements=chunk), direct,
+                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(problem.kernel(sol.particles, x, task.train.x,
+                                                  chunk_elements=chunk), q_star,
+                                   rtol=1e-10, atol=1e-12)
