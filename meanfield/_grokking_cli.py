@@ -322,6 +322,9 @@ def add_sweep_command(gsub) -> None:
     p.add_argument("--beta-min", type=float, default=0.05, help="lowest tempering beta")
     p.add_argument("--iterations", type=int, default=40, help="fixed-point iterations per alpha")
     p.add_argument("--damping", type=float, default=0.2, help="damped mixing beta")
+    p.add_argument("--free-energy", action="store_true",
+                   help="also compute the mean-field free energy of both branches at every alpha "
+                        "(thermodynamic integration; F_up - F_down in the JSON)")
     p.add_argument("--average", type=int, default=8,
                    help="iterates averaged at the end of each solve (FixedPoint.n_average; 0: "
                         "the last iterate against the mixed background)")
@@ -355,7 +358,7 @@ def run_sweep(args) -> int:
                              solver=solver, seed=args.seed, data_seed=args.data_seed,
                              folder=None if args.out is None else f"{args.out}/points",
                              threshold=args.threshold, baselines=not args.no_baselines,
-                             progress=not args.quiet)
+                             free_energy=args.free_energy, progress=not args.quiet)
     except ValueError as err:
         print(f"meanfield grokking sweep: error: {err}", file=sys.stderr)
         return 2

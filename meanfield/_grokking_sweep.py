@@ -92,6 +92,9 @@ class GrokkingSweep:
         hysteresis_alphas: alphas < 1 where the two sweeps' test accuracies differ by more than
             0.25 and by more than 3 binomial standard errors of the held-out set.
         particles: {"up": [...], "down": [...]}, the final particle clouds (increasing alpha).
+        free_energy_gap: with `free_energy=True`, per alpha {"alpha", "delta_F" = F_up -
+            F_down, "stderr", "selected"}: the branch of lower F where |delta_F| exceeds 3
+            standard errors, else "equal" (the same branch, or undecided).
     """
 
     P: int
@@ -109,6 +112,7 @@ class GrokkingSweep:
     hysteresis_alphas: list = field(default_factory=list)
     alpha_c_lower_bound: float | None = None
     particles: dict = field(default_factory=dict, repr=False)
+    free_energy_gap: list | None = None
 
     def column(self, branch: str, key: str) -> np.ndarray:
         return np.asarray([np.nan if r.get(key) is None else r[key]
@@ -128,6 +132,11 @@ class GrokkingSweep:
             "hysteresis_alphas": self.hysteresis_alphas,
             "nngp_test_accuracy": self.baselines.get("nngp"),
             "ntk_test_accuracy": self.baselines.get("ntk"),
+            "free_energy_up": (None if self.free_energy_gap is None
+                               else self.column("up", "free_energy").tolist()),
+            "free_energy_down": (None if self.free_energy_gap is None
+                                 else self.column("down", "free_energy").tolist()),
+            "free_energy_gap": self.free_energy_gap,
             "branches": self.branches,
         }
 
@@ -193,6 +202,7 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
                    sigma_a2: float = 1.0, sigma_w2: float = 1.0, action=None,
                    solver: FixedPoint | None = None, seed: int = 0, data_seed: int = 0,
                    folder=None, threshold: float = 8.0, baselines: bool = True,
+                   free_energy: bool = False, free_energy_options: dict | None = None,
                    progress: bool = True) -> GrokkingSweep:
     """Sweep the mean field of modular addition over the training fraction alpha (module doc).
 
@@ -207,6 +217,12 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
         folder: where both sweeps save their points (`up/`, `down/`); a rerun resumes.
         threshold: the power threshold of `specialised_mask`.
         baselines: compute NNGP and NTK test accuracies too.
+        free_energy: compute the mean-field free energy F = -log Z at every point of both
+            branches (`meanfield.free_energy`, thermodynamic integration from the point's last
+            iterate) and compare the branches (`GrokkingSweep.free_energy_gap`). With the
+            stabiliser F is defined up to an alpha-dependent constant common to both branches.
+        free_energy_options: keyword arguments of `free_energy` (default n_strengths = 8,
+            n_steps = 100).
         progress: report each point on stderr.
     """
     if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or P < 3 or P % 2 == 0:
@@ -228,11 +244,14 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
     make(vals[0])  # validates width, noise, prior variances and the action up front
     observe = _observer(P, threshold)
     folder = None if folder is None else Path(folder)
+    fe = {"free_energy": bool(free_energy),
+          "free_energy_options": {"n_strengths": 8, "n_steps": 100,
+                                  **(free_energy_options or {})}}
     up = sweep(make, vals, solver, key=int(seed), observe=observe, progress=progress,
-               folder=None if folder is None else folder / "up")
+               folder=None if folder is None else folder / "up", **fe)
     down = sweep(make, vals[::-1], solver, key=int(seed) + 1000, init=up.particles[-1],
                  observe=observe, progress=progress,
-                 folder=None if folder is None else folder / "down")
+                 folder=None if folder is None else folder / "down", **fe)
     res = GrokkingSweep(P=int(P), width=float(width), noise=float(noise),
                         sigma_a2=float(sigma_a2), sigma_w2=float(sigma_w2), action=action.name,
                         alphas=vals, branches={"up": up.points, "down": down.points[::-1]},
@@ -266,6 +285,19 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
     noise = 3.0 * np.sqrt(0.5 / np.maximum(n_test, 1.0))
     res.hysteresis_alphas = [a for a, g, e, nt in zip(vals, gap, noise, n_test)
                              if nt > 0 and a < 1.0 and g > max(0.25, e)]
+    if free_energy:
+        res.free_energy_gap = []
+        for a, ru, rd in zip(vals, res.branches["up"], res.branches["down"]):
+            fu, fd = ru.get("free_energy"), rd.get("free_energy")
+            if fu is None or fd is None:
+                res.free_energy_gap.append({"alpha": a, "delta_F": None, "stderr": None,
+                                            "selected": None})
+                continue
+            err = float(np.hypot(ru["free_energy_stderr"], rd["free_energy_stderr"]))
+            delta = float(fu - fd)
+            sel = "equal" if abs(delta) <= 3 * err else ("up" if delta < 0 else "down")
+            res.free_energy_gap.append({"alpha": a, "delta_F": delta, "stderr": err,
+                                        "selected": sel})
     return res
 
 
@@ -274,7 +306,8 @@ def plot_grokking_sweep(res: GrokkingSweep, title: str = ""):
     import matplotlib.pyplot as plt
 
     x = np.asarray(res.alphas)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    with_f = res.free_energy_gap is not None
+    fig, axes = plt.subplots(1, 3 if with_f else 2, figsize=(16 if with_f else 11, 4))
     ax = axes[0]
     ax.plot(x, res.column("up", "test_accuracy"), "o-", color="C0", label="mean field, up sweep")
     ax.plot(x, res.column("down", "test_accuracy"), "s--", color="C3",
@@ -296,6 +329,18 @@ def plot_grokking_sweep(res: GrokkingSweep, title: str = ""):
     ax.set(xlabel="training fraction alpha", ylabel="specialised (droplet) neurons",
            ylim=(-0.03, 1.03))
     ax.legend(fontsize=8)
+    if with_f:
+        ax = axes[2]
+        g = [(r["alpha"], r["delta_F"], r["stderr"]) for r in res.free_energy_gap
+             if r["delta_F"] is not None]
+        if g:
+            a, d, e = (np.asarray(v, dtype=float) for v in zip(*g))
+            ax.errorbar(a, d, yerr=3 * e, fmt="o-", color="k", capsize=3,
+                        label="F_up - F_down (3 s.e.)")
+        ax.axhline(0.0, color="0.5", lw=0.8)
+        ax.set(xlabel="training fraction alpha", ylabel="free-energy difference of the branches",
+               title="below 0: the up (GP-side) branch is selected")
+        ax.legend(fontsize=8)
     fig.suptitle(title or f"modular addition P={res.P}, N={res.width:g}, sigma^2={res.noise:g}, "
                           f"{res.action} action")
     fig.tight_layout()

@@ -132,3 +132,28 @@ def test_full_data_mixed_phase_droplet_fraction_matches_reduced_theory():
     # against the theory's 0.081. The bound below is that measured spread, not the binomial one;
     # it still separates the GP-only answer (0) and a fully specialised one (1).
     assert frac == pytest.approx(theory.droplet_fraction, abs=0.06)
+
+
+def test_grokking_sweep_compares_the_branch_free_energies():
+    """With free_energy=True both branches get F at every converged point, and the gap
+    F_up - F_down is classified against 3 standard errors."""
+    solver = mf.default_grokking_solver(n_particles=128, n_levels=3, max_iterations=40,
+                                        n_average=2)
+    res = mf.grokking_sweep(5, [0.6, 1.0], width=20.0, noise=0.05, solver=solver,
+                            baselines=False, free_energy=True,
+                            free_energy_options={"n_strengths": 3, "n_steps": 10},
+                            progress=False)
+    for b in ("up", "down"):
+        for rec in res.branches[b]:
+            if rec["status"] == "converged":
+                assert np.isfinite(rec["free_energy"]) and rec["free_energy_stderr"] >= 0
+    assert [g["alpha"] for g in res.free_energy_gap] == [0.6, 1.0]
+    decided = [g for g in res.free_energy_gap if g["delta_F"] is not None]
+    assert decided, res.free_energy_gap
+    for g in decided:
+        sel = "equal" if abs(g["delta_F"]) <= 3 * g["stderr"] else (
+            "up" if g["delta_F"] < 0 else "down")
+        assert g["selected"] == sel
+    out = res.to_json()
+    assert len(out["free_energy_up"]) == 2 and out["free_energy_gap"] == res.free_energy_gap
+    json.dumps(out, allow_nan=True)
