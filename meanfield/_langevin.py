@@ -236,28 +236,52 @@ class NetworkPosterior(eqx.Module):
             dU/dz_i = z_i + sqrt(sigma_w2/d) sum_mu (dU/dPhi)_mu,i phi'(w_i.x_mu) x_mu
                       + dGamma/dz_i,
 
-        (cheaper than differentiating through a factorisation; `spd_inverse_logdet` inverts A)."""
+        (cheaper than differentiating through a factorisation; `spd_inverse_logdet` inverts A).
+
+        With fewer neurons than data (N < n) A is never formed: by Woodbury, with the N x N
+        matrix B = Phi^T Phi + (sigma^2/c) I,
+
+            A^{-1} = (I - Phi B^{-1} Phi^T)/sigma^2,     c A^{-1} Phi = Phi B^{-1},
+            log det A = n log sigma^2 + N log(c/sigma^2) + log det B,
+
+        so a step costs O(n N^2 + N^3) instead of O(n^3)."""
         x, y = self.task.train.x, self.task.train.y
         s = self.input_scale
         pre = x @ (s * z).T
         phi = self.activation(pre)
-        n = phi.shape[0]
-        eye = jnp.eye(n, dtype=phi.dtype)
-        a_inv, logdet = spd_inverse_logdet(self.coupling * (phi @ phi.T) + self.noise * eye)
-        alpha = a_inv @ y
+        n, width = phi.shape
+        c, noise = self.coupling, self.noise
         c_out = y.shape[1]
+        if width < n:
+            b_inv, logdet_b = spd_inverse_logdet(phi.T @ phi
+                                                 + (noise / c) * jnp.eye(width, dtype=phi.dtype))
+            alpha = (y - phi @ (b_inv @ (phi.T @ y))) / noise
+            logdet = n * jnp.log(noise) + width * jnp.log(c / noise) + logdet_b
+            g_phi = c_out * (phi @ b_inv) - c * (alpha @ (alpha.T @ phi))  # (n, N)
+        else:
+            eye = jnp.eye(n, dtype=phi.dtype)
+            a_inv, logdet = spd_inverse_logdet(c * (phi @ phi.T) + noise * eye)
+            alpha = a_inv @ y
+            g_phi = c * ((c_out * a_inv - alpha @ alpha.T) @ phi)  # (n, N)
         u = 0.5 * jnp.sum(z**2) + 0.5 * jnp.sum(y * alpha) + 0.5 * c_out * logdet
-        g_phi = self.coupling * ((c_out * a_inv - alpha @ alpha.T) @ phi)  # (n, N)
         grad = z + s * ((g_phi * self.activation.derivative(pre)).T @ x)
         stab, g_stab = jax.value_and_grad(self.stabiliser_energy)(z)
         return u + stab, grad + g_stab
 
     def conditional_mean(self, z, x):
-        """E[f(x) | w, D] = c Phi(x) Phi^T A^{-1} y, shape (n*, C)."""
+        """E[f(x) | w, D] = c Phi(x) Phi^T A^{-1} y, shape (n*, C) (Woodbury when N < n)."""
         phi = self.features(z, self.task.train.x)
-        a = self.coupling * (phi @ phi.T) + self.noise * jnp.eye(phi.shape[0], dtype=phi.dtype)
-        a_inv, _ = spd_inverse_logdet(a)
-        return self.coupling * (self.features(z, x) @ (phi.T @ (a_inv @ self.task.train.y)))
+        y = self.task.train.y
+        n, width = phi.shape
+        if width < n:
+            b_inv, _ = spd_inverse_logdet(phi.T @ phi + (self.noise / self.coupling)
+                                          * jnp.eye(width, dtype=phi.dtype))
+            alpha = (y - phi @ (b_inv @ (phi.T @ y))) / self.noise
+        else:
+            a = self.coupling * (phi @ phi.T) + self.noise * jnp.eye(n, dtype=phi.dtype)
+            a_inv, _ = spd_inverse_logdet(a)
+            alpha = a_inv @ y
+        return self.coupling * (self.features(z, x) @ (phi.T @ alpha))
 
     def sample_readout(self, key, z):
         """An exact draw of ahat from p(a | w, D) (Matheron's rule), whitened, shape (N, C)."""

@@ -126,6 +126,13 @@ def test_marginal_readout_draws_match_closed_form():
     phi_star = post.features(z, task.train.x)
     np.testing.assert_allclose(np.asarray(post.conditional_mean(z, task.train.x)),
                                np.asarray(phi_star @ mean), rtol=1e-9, atol=1e-12)
+    # the same with more neurons than data (the n x n branch)
+    wide = mf.NetworkPosterior(task, mf.Tanh(), width=12, noise=0.3)
+    zw = jnp.asarray(rng.standard_normal((12, 2)))
+    mean_w, _ = wide.readout_posterior(zw)
+    np.testing.assert_allclose(np.asarray(wide.conditional_mean(zw, task.train.x)),
+                               np.asarray(wide.features(zw, task.train.x) @ mean_w),
+                               rtol=1e-9, atol=1e-12)
 
 
 def test_bad_arguments_are_named():
@@ -143,11 +150,14 @@ def test_bad_arguments_are_named():
                                                             noise=0.1))
 
 
-def test_marginal_gradient_matches_autodiff():
+@pytest.mark.parametrize("width", [4, 12], ids=["woodbury_N<n", "direct_N>=n"])
+def test_marginal_gradient_matches_autodiff(width):
+    """The written-out value and gradient (Woodbury in N x N when N < n, else n x n) against
+    autodiff of the Cholesky-based potential."""
     rng = np.random.default_rng(5)
     task = mf.finite_dataset(rng.standard_normal((9, 3)), rng.standard_normal((9, 2)))
-    post = mf.NetworkPosterior(task, mf.Erf(), width=4, noise=0.05, sigma_a2=3.0)
-    z = jnp.asarray(rng.standard_normal((4, 3)))
+    post = mf.NetworkPosterior(task, mf.Erf(), width=width, noise=0.05, sigma_a2=3.0)
+    z = jnp.asarray(rng.standard_normal((width, 3)))
     u, g = post.marginal_value_and_grad(z)
     u_ref, g_ref = jax.value_and_grad(post.marginal_potential)(z)
     np.testing.assert_allclose(float(u), float(u_ref), rtol=1e-12)
