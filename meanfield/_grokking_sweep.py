@@ -93,8 +93,13 @@ class GrokkingSweep:
             0.25 and by more than 3 binomial standard errors of the held-out set.
         particles: {"up": [...], "down": [...]}, the final particle clouds (increasing alpha).
         free_energy_gap: with `free_energy=True`, per alpha {"alpha", "delta_F" = F_up -
-            F_down, "stderr", "selected"}: the branch of lower F where |delta_F| exceeds 3
-            standard errors, else "equal" (the same branch, or undecided).
+            F_down, "stderr", "kernel_distance", "same_branch", "selected"}. kernel_distance is
+            |Q_up - Q_down| / |Q_down| on the training inputs; the two sweeps sit on the same
+            branch when it is within 3 times their summed Monte-Carlo floors. "selected" is the
+            branch of lower F where |delta_F| exceeds 3 standard errors, "equal" where it does
+            not, and "inconsistent" where the branches are the same yet |delta_F| exceeds 3
+            standard errors: then the thermodynamic integration is biased beyond its error bar
+            (it is, on modular addition: see the issue-8 note) and F decides nothing.
     """
 
     P: int
@@ -282,22 +287,32 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
     n_test = np.asarray([P * P - r["n_train"] for r in res.branches["up"]], dtype=float)
     # a difference counts when it beats 0.25 and 3 binomial standard errors of the difference
     # of two accuracies on n_test held-out pairs (at worst p = 1/2: sqrt(2 * 0.25 / n_test))
-    noise = 3.0 * np.sqrt(0.5 / np.maximum(n_test, 1.0))
-    res.hysteresis_alphas = [a for a, g, e, nt in zip(vals, gap, noise, n_test)
+    binomial = 3.0 * np.sqrt(0.5 / np.maximum(n_test, 1.0))
+    res.hysteresis_alphas = [a for a, g, e, nt in zip(vals, gap, binomial, n_test)
                              if nt > 0 and a < 1.0 and g > max(0.25, e)]
     if free_energy:
         res.free_energy_gap = []
-        for a, ru, rd in zip(vals, res.branches["up"], res.branches["down"]):
+        for a, ru, rd, pu, pd in zip(vals, res.branches["up"], res.branches["down"],
+                                     res.particles["up"], res.particles["down"]):
+            problem = make(a)
+            q_up = np.asarray(problem.kernel(pu, problem.task.train.x))
+            q_dn = np.asarray(problem.kernel(pd, problem.task.train.x))
+            dist = float(np.linalg.norm(q_up - q_dn) / max(np.linalg.norm(q_dn), 1e-300))
+            same = bool(dist <= 3.0 * (ru["noise_floor"] + rd["noise_floor"]))
             fu, fd = ru.get("free_energy"), rd.get("free_energy")
-            if fu is None or fd is None:
-                res.free_energy_gap.append({"alpha": a, "delta_F": None, "stderr": None,
-                                            "selected": None})
-                continue
-            err = float(np.hypot(ru["free_energy_stderr"], rd["free_energy_stderr"]))
-            delta = float(fu - fd)
-            sel = "equal" if abs(delta) <= 3 * err else ("up" if delta < 0 else "down")
-            res.free_energy_gap.append({"alpha": a, "delta_F": delta, "stderr": err,
-                                        "selected": sel})
+            row = {"alpha": a, "delta_F": None, "stderr": None, "kernel_distance": dist,
+                   "same_branch": same, "selected": None}
+            if fu is not None and fd is not None:
+                err = float(np.hypot(ru["free_energy_stderr"], rd["free_energy_stderr"]))
+                delta = float(fu - fd)
+                if abs(delta) <= 3 * err:
+                    sel = "equal"
+                elif same:
+                    sel = "inconsistent"
+                else:
+                    sel = "up" if delta < 0 else "down"
+                row.update(delta_F=delta, stderr=err, selected=sel)
+            res.free_energy_gap.append(row)
     return res
 
 

@@ -151,9 +151,12 @@ def test_grokking_sweep_compares_the_branch_free_energies():
     decided = [g for g in res.free_energy_gap if g["delta_F"] is not None]
     assert decided, res.free_energy_gap
     for g in decided:
-        sel = "equal" if abs(g["delta_F"]) <= 3 * g["stderr"] else (
-            "up" if g["delta_F"] < 0 else "down")
+        big = abs(g["delta_F"]) > 3 * g["stderr"]
+        sel = ("equal" if not big else "inconsistent" if g["same_branch"] else
+               "up" if g["delta_F"] < 0 else "down")
         assert g["selected"] == sel
+    # alpha = 1: the down sweep starts from the up sweep's cloud there, so the kernels agree
+    assert res.free_energy_gap[-1]["kernel_distance"] < 0.5
     out = res.to_json()
     assert len(out["free_energy_up"]) == 2 and out["free_energy_gap"] == res.free_energy_gap
     json.dumps(out, allow_nan=True)
