@@ -21,8 +21,8 @@ eps, or marked unreached where a method's configurations do not get there.
 
 `cost_scaling` measures how each method's unit of work grows: the mean-field iteration (one
 foreground call of M particles on n data in d dimensions, plus the kernel) and the Langevin step
-(N neurons, n data, d; the marginal posterior factorises an n x n matrix every step), varying
-one of n, M (or N), d at a time, with the fitted log-log exponent.
+(N neurons, n data, d; the marginal posterior inverts a min(n, N)-sized matrix every step:
+Woodbury when N < n), varying one of n, M (or N), d at a time, with the fitted log-log exponent.
 """
 
 from __future__ import annotations
