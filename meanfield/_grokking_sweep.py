@@ -346,15 +346,22 @@ def plot_grokking_sweep(res: GrokkingSweep, title: str = ""):
     ax.legend(fontsize=8)
     if with_f:
         ax = axes[2]
-        g = [(r["alpha"], r["delta_F"], r["stderr"]) for r in res.free_energy_gap
-             if r["delta_F"] is not None]
+        g = [r for r in res.free_energy_gap if r["delta_F"] is not None]
         if g:
-            a, d, e = (np.asarray(v, dtype=float) for v in zip(*g))
-            ax.errorbar(a, d, yerr=3 * e, fmt="o-", color="k", capsize=3,
-                        label="F_up - F_down (3 s.e.)")
+            a = np.asarray([r["alpha"] for r in g])
+            d = np.asarray([r["delta_F"] for r in g])
+            e = np.asarray([r["stderr"] for r in g])
+            ax.plot(a, d, "-", color="0.6", lw=0.8)
+            bad = np.asarray([r["selected"] == "inconsistent" for r in g])
+            if (~bad).any():
+                ax.errorbar(a[~bad], d[~bad], yerr=3 * e[~bad], fmt="o", color="k", capsize=3,
+                            label="F_up - F_down (3 s.e.)")
+            if bad.any():
+                ax.errorbar(a[bad], d[bad], yerr=3 * e[bad], fmt="x", color="C3", capsize=3,
+                            label="same branch, gap beyond 3 s.e.: TI biased")
         ax.axhline(0.0, color="0.5", lw=0.8)
-        ax.set(xlabel="training fraction alpha", ylabel="free-energy difference of the branches",
-               title="below 0: the up (GP-side) branch is selected")
+        ax.set(xlabel="training fraction alpha", ylabel="F_up - F_down",
+               title="free energies of the two sweeps (below 0: up selected)")
         ax.legend(fontsize=8)
     fig.suptitle(title or f"modular addition P={res.P}, N={res.width:g}, sigma^2={res.noise:g}, "
                           f"{res.action} action")
