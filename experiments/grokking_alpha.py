@@ -74,11 +74,13 @@ def main(argv=None) -> int:
                      "alpha_c": d["alpha_c"], "alpha_c_err": d["alpha_c_err"],
                      "note": "" if d["alpha_c"] is not None else f"alpha_c > {lb}"})
     styles = {"prior": "-", "fourier": ":"}
+    colour = iter(f"C{k}" for k in range(3, 100))  # one colour per (folder, width)
     for folder in args.langevin:
         d = _load(folder, "grokking_langevin")
         P = d["P"]
         noise = d["config"].get("noise_by_width", {})
         for j, width in enumerate(d["widths"]):
+            c = next(colour)
             for start in ("prior", "fourier"):
                 pts = sorted((q for q in d["points"] if q["width"] == width
                               and q["start"] == start), key=lambda q: q["alpha"])
@@ -87,7 +89,7 @@ def main(argv=None) -> int:
                 ax.errorbar([q["alpha"] for q in pts],
                             [q["test_accuracy_chains_mean"] for q in pts],
                             yerr=[q["test_accuracy_chains_stderr"] or 0 for q in pts],
-                            ls=styles[start], color=f"C{j + 4}", marker=".", capsize=2,
+                            ls=styles[start], color=c, marker=".", capsize=2,
                             label=f"Langevin N={width} ({start} start)")
             for t in d["transitions"]:
                 if t["width"] == width:
