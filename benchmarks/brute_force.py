@@ -164,37 +164,32 @@ def _langevin_step_seconds(n: int, width: int, d: int, chains: int = 4) -> float
     return (time.perf_counter() - t0) / 300
 
 
+def _scan(label: str, timer, base: dict, axes: dict, say) -> dict:
+    """timer(**base with one entry replaced) over each axis's values, with the log-log slope."""
+    out = {}
+    for axis, values in axes.items():
+        ts = [timer(**{**base, axis: v}) for v in values]
+        out[axis] = {"values": values, "seconds": ts, "exponent": _slope(values, ts)}
+        say(f"cost_scaling: {label} vs {axis} {values}: "
+            + ", ".join(f"{t * 1e3:.2f} ms" for t in ts)
+            + f"  (exponent {out[axis]['exponent']:.2f})")
+    return out
+
+
 def cost_scaling(quick: bool = False, progress: bool = True) -> dict:
     """Unit cost of each method against n, M (N) and d, one at a time, with log-log slopes."""
     say = (lambda *a: print(*a, flush=True)) if progress else (lambda *a: None)
-    base_n, base_m, base_d = (16, 256, 2) if quick else (128, 4096, 2)
-    grid = {"n": [8, 16] if quick else [32, 128, 512],
-            "m": [128, 256] if quick else [1024, 4096, 16384],
-            "d": [2, 8] if quick else [2, 16, 64]}
-    base_w = 16 if quick else 128
-    widths = [8, 16] if quick else [32, 128, 512]
-    out = {"mean_field_iteration": {}, "langevin_step": {}}
-    for axis, values in grid.items():
-        ts = []
-        for v in values:
-            n, m, d = (v if axis == "n" else base_n, v if axis == "m" else base_m,
-                       v if axis == "d" else base_d)
-            ts.append(_mf_iteration_seconds(n, m, d))
-        out["mean_field_iteration"][axis] = {"values": values, "seconds": ts,
-                                             "exponent": _slope(values, ts)}
-        say(f"cost_scaling: mean-field iteration vs {axis} {values}: "
-            + ", ".join(f"{t*1e3:.1f} ms" for t in ts)
-            + f"  (exponent {out['mean_field_iteration'][axis]['exponent']:.2f})")
-    for axis, values in (("n", grid["n"]), ("width", widths), ("d", grid["d"])):
-        ts = []
-        for v in values:
-            n, w, d = (v if axis == "n" else base_n, v if axis == "width" else base_w,
-                       v if axis == "d" else base_d)
-            ts.append(_langevin_step_seconds(n, w, d))
-        out["langevin_step"][axis] = {"values": values, "seconds": ts,
-                                      "exponent": _slope(values, ts)}
-        say(f"cost_scaling: Langevin step (4 chains) vs {axis} {values}: "
-            + ", ".join(f"{t*1e3:.2f} ms" for t in ts)
-            + f"  (exponent {out['langevin_step'][axis]['exponent']:.2f})")
+    base_n, base_m, base_w, base_d = (16, 256, 16, 2) if quick else (128, 4096, 128, 2)
+    ns = [8, 16] if quick else [32, 128, 512]
+    ds = [2, 8] if quick else [2, 16, 64]
+    out = {
+        "mean_field_iteration": _scan(
+            "mean-field iteration", _mf_iteration_seconds, {"n": base_n, "m": base_m, "d": base_d},
+            {"n": ns, "m": [128, 256] if quick else [1024, 4096, 16384], "d": ds}, say),
+        "langevin_step": _scan(
+            "Langevin step (4 chains)", _langevin_step_seconds,
+            {"n": base_n, "width": base_w, "d": base_d},
+            {"n": ns, "width": [8, 16] if quick else [32, 128, 512], "d": ds}, say),
+    }
     out["base"] = {"n": base_n, "n_particles": base_m, "width": base_w, "dim": base_d}
     return out
