@@ -228,12 +228,7 @@ def _average_iterates(problem, solver, particles, field, fg_state, mix_state, lo
     pooled = Particles(theta, weights)
     if solver.shard:
         pooled = pooled.shard()
-    avg = np.mean(np.stack(fields), axis=0)
-    # batch means over the iterates (an underestimate where successive iterates are correlated)
-    norm = max(float(np.linalg.norm(avg)), 1e-300)
-    noise = float(np.sqrt(np.sum(np.stack(fields).var(axis=0, ddof=1)) / k_avg)) / norm \
-        if k_avg > 1 else float("nan")
-    return pooled, avg, residual, noise
+    return pooled, np.mean(np.stack(fields), axis=0), residual
 
 
 def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = True,
@@ -414,7 +409,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
     bar.close(message)
     if status in (Status.CONVERGED, Status.MAX_ITERATIONS) and solver.n_average > 0 \
             and stochastic:
-        particles, field, residual, _ = _average_iterates(
+        particles, field, residual = _average_iterates(
             problem, solver, particles, field, fg_state, mix_state, loop_key, n_done, history,
             progress)
         message += (f"; averaged over {solver.n_average} further iterations "
