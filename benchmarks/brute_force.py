@@ -33,8 +33,8 @@ import equinox as eqx
 import numpy as np
 
 import meanfield as mf
-from meanfield._compare import _scaled_problem
-from meanfield._langevin import NetworkPosterior, PosteriorLangevin, sample_posterior
+from meanfield._baselines.compare import _scaled_problem
+from meanfield._baselines.posterior import NetworkPosterior, PosteriorLangevin, sample_posterior
 
 N0, SIGMA_A2, NOISE = 32.0, 0.1, 0.05
 

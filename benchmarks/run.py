@@ -7,7 +7,7 @@ bounds what the hardware allows, and reports the ratio; absolute seconds alone a
 result (they depend on the machine and its load). See benchmarks/README.md for the figures.
 
 * particle_step: one MALA step of all M foreground particles of a Bayesian problem
-  (`meanfield._foreground._mala`), against (a) the bare elementwise work any step must do
+  (`meanfield._solver.foreground._mala`), against (a) the bare elementwise work any step must do
   (phi and phi' of the (M, n) pre-activations, twice: proposal value and gradient; measured as a
   fused jit of exactly those evaluations), and (b) the machine's dense matmul rate on the step's
   matmul shapes and at its peak. The ratio (a)/step is the fraction of the elementwise roofline;
@@ -40,11 +40,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import meanfield as mf
-from meanfield._foreground import _mala
+from meanfield._solver.foreground import _mala
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from brute_force import brute_force, cost_scaling  # noqa: E402
-from meanfield._results import git_revision, jsonable, versions
+from meanfield._io.results import git_revision, jsonable, versions
 
 
 def _time(fn, *args, repeats=5, min_seconds=0.2):
@@ -150,7 +150,7 @@ def two_hot_step(P: int, alpha: float, n_particles: int, n_steps: int = 20) -> d
 
 
 def solve_default(quick: bool) -> dict:
-    from meanfield._config import DEFAULT_CONFIG, loads, parse_config
+    from meanfield._io.config import DEFAULT_CONFIG, loads, parse_config
 
     problem, solver, seed, _ = parse_config(loads(DEFAULT_CONFIG, "DEFAULT_CONFIG"), ".")
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Clover-leaf neuron clouds: foreground neurons reproduce their background.
 
-A thin script over `meanfield._clover` (the setting, the method and the reasons are documented
+A thin script over `meanfield._apps.clover` (the setting, the method and the reasons are documented
 there). Writes `clover.json`, `config.json`, `arrays.npz`, `clover.png` (background blue,
 foreground / GP-like control / from-scratch fixed point orange, distances against the noise floor)
 and `clover_pairs.png` (other activation/target pairs) into --out.
@@ -11,7 +11,7 @@ Usage:  python experiments/clover.py [--out DIR] [--width N] [--steps S] [--smal
 import argparse
 import sys
 
-from meanfield._cli import main
+from meanfield._cli.main import main
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

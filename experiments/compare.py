@@ -19,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 os.environ.setdefault("JAX_CPU_ENABLE_ASYNC_DISPATCH", "false")
 
-from meanfield._cli import main  # noqa: E402
+from meanfield._cli.main import main  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULTS = ["--widths", "8,16,32,64,128", "--chains", "8", "--warmup", "6000",

@@ -36,8 +36,8 @@ import time
 import numpy as np
 
 import meanfield as mf
-from meanfield._progress import Progress
-from meanfield._results import jsonable, write_experiment
+from meanfield._misc import Progress
+from meanfield._io.results import jsonable, write_experiment
 
 TICK = itertools.count(1)
 PAPER = {"sigma2_c": 0.18, "u_c": 30.2, "side_rho": 1.0,

@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from meanfield._results import write_experiment
+    from meanfield._io.results import write_experiment
 
     rows = []
     fig, ax = plt.subplots(figsize=(8, 5))

@@ -26,7 +26,7 @@ settings reuses them (`--fresh` recomputes).
 Usage:
     nice -n 5 python experiments/grokking_langevin.py [--out DIR] [--json] [--small] [options]
 
-Writes OUT/grokking_langevin.json (`meanfield._results.write_experiment`) and
+Writes OUT/grokking_langevin.json (`meanfield._io.results.write_experiment`) and
 OUT/grokking_langevin.png.
 """
 
@@ -48,8 +48,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import meanfield as mf  # noqa: E402
-from meanfield._progress import Progress  # noqa: E402
-from meanfield._results import jsonable, write_experiment, write_text  # noqa: E402
+from meanfield._misc import Progress  # noqa: E402
+from meanfield._io.results import jsonable, write_experiment, write_text  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 NAME = "grokking_langevin"

@@ -24,7 +24,7 @@ the step where the training accuracy first reaches 1 (memorisation); the final a
 Usage:
     nice -n 5 python experiments/grokking_training.py [--out DIR] [--json] [--small] [options]
 
-Writes OUT/grokking_training.json (`meanfield._results.write_experiment`) and
+Writes OUT/grokking_training.json (`meanfield._io.results.write_experiment`) and
 OUT/grokking_training.png; finished runs are saved under OUT/runs/ and reused by a rerun.
 """
 
@@ -43,8 +43,8 @@ os.environ.setdefault("JAX_CPU_ENABLE_ASYNC_DISPATCH", "false")
 import numpy as np  # noqa: E402
 
 import meanfield as mf  # noqa: E402
-from meanfield._progress import Progress  # noqa: E402
-from meanfield._results import jsonable, write_experiment, write_text  # noqa: E402
+from meanfield._misc import Progress  # noqa: E402
+from meanfield._io.results import jsonable, write_experiment, write_text  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 NAME = "grokking_training"

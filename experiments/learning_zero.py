@@ -10,7 +10,7 @@ Usage:  python experiments/learning_zero.py [--out DIR] [--small] [meanfield llc
 
 import sys
 
-from meanfield._cli import main
+from meanfield._cli.main import main
 
 if __name__ == "__main__":
     argv = sys.argv[1:]

@@ -6,7 +6,7 @@ import jax as _jax
 # solves lose digits in float32); particle steps may run in float32 when a solver asks for it.
 _jax.config.update("jax_enable_x64", True)
 
-from ._activations import (
+from ._model.activations import (
     ACTIVATION_NAMES as ACTIVATION_NAMES,
     Activation as Activation,
     Erf as Erf,
@@ -17,8 +17,8 @@ from ._activations import (
     Tanh as Tanh,
     activation_from_name as activation_from_name,
 )
-from ._data import Data as Data, Task as Task
-from ._kernels import (
+from ._data.data import Data as Data, Task as Task
+from ._observables.kernels import (
     empirical_nngp_kernel as empirical_nngp_kernel,
     empirical_ntk_kernel as empirical_ntk_kernel,
     gp_posterior as gp_posterior,
@@ -27,7 +27,7 @@ from ._kernels import (
 )
 
 __version__ = "0.1.0"
-from ._tasks import (
+from ._data.tasks import (
     cubic_teacher as cubic_teacher,
     finite_dataset as finite_dataset,
     gaussian_inputs as gaussian_inputs,
@@ -36,30 +36,30 @@ from ._tasks import (
     modular_addition_split as modular_addition_split,
     named_target as named_target,
 )
-from ._particles import Particles as Particles
-from ._bayesian import (
+from ._solver.particles import Particles as Particles
+from ._model.bayesian import (
     BayesianBackground as BayesianBackground,
     BayesianProblem as BayesianProblem,
     CavityAction as CavityAction,
     LinearisedAction as LinearisedAction,
 )
-from ._dynamics import (
+from ._model.dynamics import (
     ResidualBackground as ResidualBackground,
     TrainingProblem as TrainingProblem,
     TrainingRun as TrainingRun,
     train_network as train_network,
 )
-from ._foreground import (
+from ._solver.foreground import (
     GradientDescent as GradientDescent,
     Grid as Grid,
     Langevin as Langevin,
     Tempering as Tempering,
 )
-from ._mixing import Anderson as Anderson, Damped as Damped
-from ._solution import Solution as Solution, SolveError as SolveError, Status as Status
-from ._solve import FixedPoint as FixedPoint, solve as solve
-from ._free_energy import FreeEnergy as FreeEnergy, free_energy as free_energy
-from ._config import (
+from ._solver.mixing import Anderson as Anderson, Damped as Damped
+from ._solver.solution import Solution as Solution, SolveError as SolveError, Status as Status
+from ._solver.solve import FixedPoint as FixedPoint, solve as solve
+from ._solver.free_energy import FreeEnergy as FreeEnergy, free_energy as free_energy
+from ._io.config import (
     DEFAULT_CONFIG as DEFAULT_CONFIG,
     Config as Config,
     ConfigError as ConfigError,
@@ -67,25 +67,25 @@ from ._config import (
     load_config as load_config,
     parse_config as parse_config,
 )
-from ._results import (
+from ._io.results import (
     Results as Results,
     ResultsError as ResultsError,
     load_results as load_results,
     write_results as write_results,
 )
-from ._figures import (
+from ._io.figures import (
     plot_convergence as plot_convergence,
     plot_neurons as plot_neurons,
     plot_predictions as plot_predictions,
 )
-from ._hermite import (
+from ._observables.hermite import (
     fit_hermite_decay as fit_hermite_decay,
     hermite_coefficients as hermite_coefficients,
     hermite_normalised as hermite_normalised,
     network_hermite_spectrum as network_hermite_spectrum,
     tanh_decay_rate as tanh_decay_rate,
 )
-from ._llc import (
+from ._apps.llc.estimator import (
     SGLD as SGLD,
     ReducedRankRegression as ReducedRankRegression,
     aoyagi_watanabe_rlct as aoyagi_watanabe_rlct,
@@ -93,23 +93,23 @@ from ._llc import (
     estimate_llc as estimate_llc,
     hessian_preconditioner as hessian_preconditioner,
 )
-from ._learning_zero import (
+from ._apps.llc.learning_zero import (
     TanhNet as TanhNet,
     fit_growth_laws as fit_growth_laws,
     marginal_llc as marginal_llc,
     plot_llc_experiment as plot_llc_experiment,
     run_llc_experiment as run_llc_experiment,
 )
-from ._sweep import SweepResult as SweepResult, crossing as crossing, sweep as sweep
-from ._grokking_theory import (
+from ._solver.sweep import SweepResult as SweepResult, crossing as crossing, sweep as sweep
+from ._apps.grokking.theory import (
     CubicTeacherTheory as CubicTeacherTheory,
     ModularTheory as ModularTheory,
 )
-from ._fourier_mode_theory import (
+from ._apps.grokking.fourier_modes import (
     FourierModePoint as FourierModePoint,
     FourierModeTheory as FourierModeTheory,
 )
-from ._fourier import (
+from ._observables.fourier import (
     dominant_frequency as dominant_frequency,
     fourier_power as fourier_power,
     fourier_summary as fourier_summary,
@@ -119,13 +119,13 @@ from ._fourier import (
     single_frequency_fraction as single_frequency_fraction,
     specialised_mask as specialised_mask,
 )
-from ._clipped_relu import ClippedReLU as ClippedReLU
-from ._distances import (
+from ._model.clipped_relu import ClippedReLU as ClippedReLU
+from ._observables.distances import (
     maximum_mean_discrepancy as maximum_mean_discrepancy,
     sliced_wasserstein as sliced_wasserstein,
     sphere_directions as sphere_directions,
 )
-from ._clover import (
+from ._apps.clover import (
     CloverResult as CloverResult,
     CloverSetting as CloverSetting,
     plot_clover as plot_clover,
@@ -134,7 +134,7 @@ from ._clover import (
     run_clover as run_clover,
     train_foreground as train_foreground,
 )
-from ._predictors import (
+from ._baselines.predictors import (
     KernelPrediction as KernelPrediction,
     classification_accuracy as classification_accuracy,
     kernel_alignment as kernel_alignment,
@@ -142,22 +142,22 @@ from ._predictors import (
     ntk_predictor as ntk_predictor,
     regression_loss as regression_loss,
 )
-from ._mcmc_diagnostics import (
+from ._observables.mcmc_diagnostics import (
     effective_sample_size as effective_sample_size,
     split_rhat as split_rhat,
 )
-from ._langevin import (
+from ._baselines.posterior import (
     NetworkPosterior as NetworkPosterior,
     PosteriorLangevin as PosteriorLangevin,
     PosteriorSamples as PosteriorSamples,
     sample_posterior as sample_posterior,
 )
-from ._training import TrainedNetwork as TrainedNetwork, train as train
-from ._compare import compare as compare, fit_power_law as fit_power_law
-from ._grokking_sweep import (
+from ._baselines.training import TrainedNetwork as TrainedNetwork, train as train
+from ._baselines.compare import compare as compare, fit_power_law as fit_power_law
+from ._apps.grokking.sweep import (
     GrokkingSweep as GrokkingSweep,
     default_grokking_solver as default_grokking_solver,
     grokking_sweep as grokking_sweep,
     plot_grokking_sweep as plot_grokking_sweep,
 )
-from ._fourier_seed import fourier_seeded_weights as fourier_seeded_weights
+from ._apps.grokking.seed import fourier_seeded_weights as fourier_seeded_weights

@@ -27,8 +27,8 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
-from meanfield._hermite import fit_hermite_decay, tanh_decay_rate, tanh_hermite_coefficients
-from meanfield._learning_zero import TanhNet, gram_spectrum, quadratic_lambda, run_llc_experiment
+from meanfield._observables.hermite import fit_hermite_decay, tanh_decay_rate, tanh_hermite_coefficients
+from meanfield._apps.llc.learning_zero import TanhNet, gram_spectrum, quadratic_lambda, run_llc_experiment
 
 SMALL = os.environ.get("MEANFIELD_NOTEBOOK_SMALL") == "1"
 
@@ -72,7 +72,7 @@ plt.show()
 # mixes. The full run is `meanfield llc --out results/llc` (about 10 minutes).
 
 # %%
-from meanfield._learning_zero import plot_llc_experiment
+from meanfield._apps.llc.learning_zero import plot_llc_experiment
 
 res = run_llc_experiment(width=h, nbetas=[1e0, 1e4, 1e8] if SMALL else np.logspace(0, 16, 9),
                          n_steps=40 if SMALL else 200, n_burnin=15 if SMALL else 80,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._cli import main
-from meanfield._config import config_to_toml
+from meanfield._cli.main import main
+from meanfield._io.config import config_to_toml
 
 # --- predictors -----------------------------------------------------------------------------
 

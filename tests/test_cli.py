@@ -1,4 +1,4 @@
-"""The command line (meanfield._cli), run in-process."""
+"""The command line (meanfield._cli.main), run in-process."""
 
 import json
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._cli import main
-from meanfield._config import config_to_toml
-from meanfield._results import ResultsError, load_results
+from meanfield._cli.main import main
+from meanfield._io.config import config_to_toml
+from meanfield._io.results import ResultsError, load_results
 
 TINY = {
     "seed": 1,
@@ -153,7 +153,7 @@ def test_interrupted_then_resumed_matches_uninterrupted(tmp_path, capsys, monkey
 
 
 def test_show_reopens_experiment_and_demo_folders(tmp_path, capsys):
-    from meanfield._results import write_experiment
+    from meanfield._io.results import write_experiment
 
     exp = tmp_path / "exp"
     write_experiment(exp, "theory", {"sigma2_onset": 0.04}, config={"P": 11}, seed=3)
@@ -180,7 +180,7 @@ def test_show_reopens_experiment_and_demo_folders(tmp_path, capsys):
 def test_print_config_is_the_default_and_parses(capsys):
     import tomllib
 
-    from meanfield._config import DEFAULT_CONFIG, parse_config
+    from meanfield._io.config import DEFAULT_CONFIG, parse_config
 
     rc, out, _ = run(capsys, "solve", "--print-config")
     assert rc == 0 and out == DEFAULT_CONFIG

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._cli import main
+from meanfield._cli.main import main
 
 
 def test_clipped_relu_is_not_odd_and_fits_even_targets():

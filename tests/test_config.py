@@ -1,4 +1,4 @@
-"""Config parsing and validation (meanfield._config)."""
+"""Config parsing and validation (meanfield._io.config)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import meanfield as mf
-from meanfield._config import (
+from meanfield._io.config import (
     DEFAULT_CONFIG,
     ConfigError,
     config_to_toml,

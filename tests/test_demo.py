@@ -2,7 +2,7 @@
 
 import json
 
-from meanfield._cli import main
+from meanfield._cli.main import main
 
 
 def test_demo_small_writes_report_and_resumes(tmp_path, capsys):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._activations import Tanh
+from meanfield._model.activations import Tanh
 
 
 def _task():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._fourier import (dominant_frequency, fourier_power, fourier_summary,
+from meanfield._observables.fourier import (dominant_frequency, fourier_power, fourier_summary,
                                 implied_readout, inverse_participation_ratio, phase_relation,
                                 single_frequency_fraction)
 

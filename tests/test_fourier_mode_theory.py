@@ -83,7 +83,7 @@ def test_bad_input():
 
 
 def test_cli_paper_reading_json(capsys):
-    from meanfield._cli import main
+    from meanfield._cli.main import main
 
     rc = main(["grokking", "theory", "--stabiliser-scaling", "paper", "--P", "401", "--N", "1000",
                "--sigma-a2", "2e-6", "--stabiliser", "1e-4", "--sigma2-min", "0.12",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._activations import Erf, Identity
+from meanfield._model.activations import Erf, Identity
 
 
 def _linear_task():

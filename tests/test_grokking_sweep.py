@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._grokking_sweep import _alpha_c_of
+from meanfield._apps.grokking.sweep import _alpha_c_of
 
 
 def _droplet(P, k, x, phase_u, phase_v):
@@ -83,7 +83,7 @@ def test_grokking_sweep_rejects_bad_input():
 
 
 def test_cli_grokking_sweep_json(capsys, tmp_path):
-    from meanfield._cli import main
+    from meanfield._cli.main import main
 
     args = ["grokking", "sweep", "--P", "5", "--N", "20", "--sigma2", "0.05", "--alphas",
             "0.6,1", "--particles", "64", "--levels", "3", "--iterations", "2", "--json",

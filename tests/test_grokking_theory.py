@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._bayesian import BayesianBackground
-from meanfield._grokking_theory import ModularTheory
+from meanfield._model.bayesian import BayesianBackground
+from meanfield._apps.grokking.theory import ModularTheory
 
 
 def _modes(z, P):
@@ -128,7 +128,7 @@ def test_bad_arguments():
 def test_cli_grokking_theory_json(capsys, tmp_path):
     import json
 
-    from meanfield._cli import main
+    from meanfield._cli.main import main
 
     rc = main(["grokking", "theory", "--P", "5", "--N", "50", "--sigma2-count", "3",
                "--no-branches", "--json", "--quiet", "--out", str(tmp_path / "r")])
@@ -148,8 +148,8 @@ def test_droplet_basin_against_mala():
     import jax
     import jax.numpy as jnp
 
-    from meanfield._foreground import LangevinState
-    from meanfield._particles import Particles
+    from meanfield._solver.foreground import LangevinState
+    from meanfield._solver.particles import Particles
 
     P, N, gam = 7, 100.0, 1.0
     th = ModularTheory(P=P, width=N, stabiliser=gam)

@@ -1,4 +1,4 @@
-"""Hermite polynomials, Gauss-Hermite losses and the Hermite spectrum of tanh (meanfield._hermite)."""
+"""Hermite polynomials, Gauss-Hermite losses and the Hermite spectrum of tanh (meanfield._observables.hermite)."""
 
 import math
 
@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from meanfield._hermite import (fit_hermite_decay, gauss_hermite_rule, gaussian_expectation,
+from meanfield._observables.hermite import (fit_hermite_decay, gauss_hermite_rule, gaussian_expectation,
                                 hermite_coefficients, hermite_normalised, network_hermite_spectrum,
                                 tanh_decay_rate, tanh_hermite_coefficients, tanh_quadrature_error)
-from meanfield._learning_zero import TanhNet, gram_spectrum
+from meanfield._apps.llc.learning_zero import TanhNet, gram_spectrum
 
 
 def test_hermite_values_and_orthonormality():

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import meanfield._kernels as kernels_module
+import meanfield._observables.kernels as kernels_module
 from meanfield import (
     Erf,
     HardTanh,

@@ -165,7 +165,7 @@ def test_marginal_gradient_matches_autodiff(width):
 
 
 def test_sweep_inverse_and_logdet():
-    from meanfield._langevin import spd_inverse_logdet
+    from meanfield._baselines.posterior import spd_inverse_logdet
 
     rng = np.random.default_rng(3)
     b = rng.standard_normal((12, 12))

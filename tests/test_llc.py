@@ -1,4 +1,4 @@
-"""LLC estimator against known answers (meanfield._llc, meanfield._learning_zero).
+"""LLC estimator against known answers (meanfield._apps.llc.estimator, meanfield._apps.llc.learning_zero).
 
 Tolerances. Each sampled check compares with the *exact finite-nbeta* value of the same posterior
 (closed form, or 1-D/2-D quadrature independent of any sampler) within max(4 sigma, rel), sigma
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from meanfield._learning_zero import (TanhNet, fit_growth_laws, gram_spectrum, marginal_llc,
+from meanfield._apps.llc.learning_zero import (TanhNet, fit_growth_laws, gram_spectrum, marginal_llc,
                                      quadratic_lambda)
-from meanfield._llc import (SGLD, MonomialModel, QuadraticModel, ReducedRankRegression,
+from meanfield._apps.llc.estimator import (SGLD, MonomialModel, QuadraticModel, ReducedRankRegression,
                             aoyagi_watanabe_rlct, calibrate_step_size, estimate_llc,
                             hessian_preconditioner)
 

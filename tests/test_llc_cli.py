@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from meanfield._cli import main
+from meanfield._cli.main import main
 
 
 def test_llc_command_json_and_results_folder(tmp_path, capsys):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield import _solve
-from meanfield._activations import Erf, Identity, Quadratic, Tanh
-from meanfield._foreground import LangevinState
+from meanfield._solver import solve as _solve
+from meanfield._model.activations import Erf, Identity, Quadratic, Tanh
+from meanfield._solver.foreground import LangevinState
 
 
 def _task_1d(n=10):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield import _sweep
+from meanfield._solver import sweep as _sweep
 
 
 def _make(noise):

@@ -1,4 +1,4 @@
-"""Tests of the task constructors in meanfield._tasks."""
+"""Tests of the task constructors in meanfield._data.tasks."""
 
 import math
 

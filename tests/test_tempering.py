@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._bayesian import BayesianBackground
+from meanfield._model.bayesian import BayesianBackground
 
 GAMMA, B = 4e-5, 0.0089
 

@@ -1,0 +1,1 @@
+"""Grokking of modular addition: reduced theories, the alpha sweep, Fourier seeds."""

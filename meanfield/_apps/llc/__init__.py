@@ -1,0 +1,1 @@
+"""The local learning coefficient of a wide net learning zero."""

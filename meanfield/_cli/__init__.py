@@ -1,0 +1,3 @@
+"""The command line: `meanfield COMMAND`; one module per command, registered in `main`."""
+
+from .main import main as main

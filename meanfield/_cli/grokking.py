@@ -1,0 +1,393 @@
+"""`meanfield grokking ...`: the modular-addition (grokking) commands.
+
+`meanfield grokking theory` scans the reduced full-data theory (`ModularTheory`) over the noise
+sigma^2 and prints/writes its phase boundaries. `meanfield grokking sweep` runs the general
+particle solver over the training fraction alpha (`grokking_sweep`) and prints/writes the
+predicted alpha_c.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+
+def add_command(sub) -> None:
+    """Register `grokking` (with its sub-subcommands) on the top-level subparsers `sub`."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    g = sub.add_parser(
+        "grokking", formatter_class=fmt, help="modular addition: reduced theories and sweeps",
+        description="Grokking on modular addition (Rubin, Seroussi & Ringel, ICLR 2024).")
+    gsub = g.add_subparsers(dest="grokking_command", metavar="SUBCOMMAND",
+                            parser_class=type(g))
+    g.set_defaults(func=lambda args: _missing(g))
+    add_theory_command(gsub)
+    add_sweep_command(gsub)
+
+
+def _missing(parser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def add_theory_command(gsub) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = gsub.add_parser(
+        "theory", formatter_class=fmt,
+        help="scan the full-data reduced theory over sigma^2; print its phase boundaries",
+        description="Solve the full-data (alpha = 1) mean-field theory of modular addition with "
+                    "phi(z) = z^2 in its Fourier reduction (meanfield.ModularTheory) at each "
+                    "noise sigma^2 of a geometric grid, and locate the phase boundaries: "
+                    "sigma2_onset (the specialised/droplet neurons carry half of the kernel on "
+                    "the target), sigma2_droplets (droplet fraction reaches --f-low) and "
+                    "sigma2_specialised (it reaches 1 - f_low). With --json prints one JSON "
+                    "object; with --out writes theory.json, config.json, arrays.npz and a figure.")
+    p.add_argument("--P", type=int, default=11, help="the modulus (odd, >= 3)")
+    p.add_argument("--N", type=float, default=100.0, help="network width N")
+    p.add_argument("--sigma-a2", type=float, default=1.0,
+                   help="read-out prior variance sigma_a^2 (a ~ N(0, sigma_a^2/N))")
+    p.add_argument("--sigma-w2", type=float, default=1.0,
+                   help="input prior variance sigma_w^2 (w ~ N(0, sigma_w^2/(2P) I))")
+    p.add_argument("--stabiliser", type=float, default=1.0,
+                   help="sextic coefficient gamma of Gamma = gamma (|z|^2/d)^3 (whitened z)")
+    p.add_argument("--stabiliser-scaling", choices=("whitened", "fixed_u", "paper"),
+                   default="whitened",
+                   help="'whitened': Gamma exactly as LinearisedAction(stabiliser=gamma); "
+                        "'fixed_u': Gamma / P^3, the reading in which u = 2 sigma_a^2 P^2/"
+                        "(N sigma^4) alone sets the transition at large P; 'paper': the "
+                        "paper's own leading-order reduction (meanfield.FourierModeTheory: "
+                        "per-Fourier-mode stabiliser P (gamma/6)(|w_k|^6 + |v_k|^6), input "
+                        "prior covariance 1, --sigma-w2 ignored; e.g. its Fig. 3: --P 401 "
+                        "--N 1000 --sigma-a2 2e-6 --stabiliser 1e-4)")
+    p.add_argument("--sigma2-min", type=float, default=None,
+                   help="smallest sigma^2 (default: the leading-order onset / 30)")
+    p.add_argument("--sigma2-max", type=float, default=None,
+                   help="largest sigma^2 (default: 3 x the leading-order onset)")
+    p.add_argument("--sigma2-count", type=int, default=25,
+                   help="number of sigma^2 values (geometric grid)")
+    p.add_argument("--f-low", type=float, default=0.01,
+                   help="droplet fraction marking the boundaries (onset at f_low, fully "
+                        "specialised at 1 - f_low)")
+    p.add_argument("--no-branches", action="store_true",
+                   help="skip the GP-only / feature-only branch solves (faster; their free "
+                        "energies are then null)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="results folder: theory.json, config.json, arrays.npz, theory.png")
+    p.add_argument("--json", action="store_true",
+                   help="print exactly one JSON object on stdout (progress goes to stderr)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run_theory)
+
+
+def _finite(x):
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def run_theory(args) -> int:
+    from .._apps.grokking.theory import ModularTheory
+    from .._misc import Progress
+
+    if args.stabiliser_scaling == "paper":
+        return _run_paper_theory(args)
+    try:
+        theory = ModularTheory(P=args.P, width=args.N, sigma_a2=args.sigma_a2,
+                               stabiliser=args.stabiliser, sigma_w2=args.sigma_w2,
+                               scaling=args.stabiliser_scaling, f_low=args.f_low)
+    except ValueError as err:
+        print(f"meanfield grokking theory: error: {err}", file=sys.stderr)
+        return 2
+    asym = theory.asymptotic()
+    ref = asym["sigma2_onset"] or 1.0 / asym["tau_c"]
+    s_max = args.sigma2_max if args.sigma2_max is not None else 3.0 * ref
+    s_min = args.sigma2_min if args.sigma2_min is not None else ref / 30.0
+    if not (0 < s_min < s_max < math.inf) or args.sigma2_count < 2:
+        print(f"meanfield grokking theory: error: need 0 < --sigma2-min < --sigma2-max and "
+              f"--sigma2-count >= 2, got {s_min!r}, {s_max!r}, {args.sigma2_count!r}",
+              file=sys.stderr)
+        return 2
+    sigma2s = np.geomspace(s_max, s_min, args.sigma2_count)
+    t0 = time.perf_counter()
+    prog = Progress(args.sigma2_count, "grokking theory", enabled=not args.quiet)
+    scan = theory.scan(sigma2s, progress=prog, branches=not args.no_branches)
+    prog.close("done")
+    wall = time.perf_counter() - t0
+
+    cols = ("sigma2", "discrepancy", "tau", "kernel_eigenvalue", "m", "g", "droplet_fraction",
+            "droplet_radius", "droplet_kernel_share", "free_energy", "free_energy_gp", "free_energy_feature",
+            "neuron_free_energy_gp", "neuron_free_energy_droplet", "u")
+    per = {c: [_finite(v) for v in scan.column(c)] for c in cols}
+    result = {
+        "P": args.P, "N": args.N, "sigma_a2": args.sigma_a2, "sigma_w2": args.sigma_w2,
+        "stabiliser": args.stabiliser, "stabiliser_scaling": args.stabiliser_scaling,
+        "sigma2_onset": _finite(scan.sigma2_onset),
+        "sigma2_specialised": _finite(scan.sigma2_specialised),
+        "sigma2_droplets": _finite(scan.sigma2_droplets),
+        "sigma2_coexistence": _finite(scan.sigma2_coexistence),
+        "sigma2_gp_spinodal": _finite(scan.sigma2_gp_spinodal),
+        "asymptotic": {k: _finite(v) for k, v in scan.asymptotic.items()},
+        "u_onset": _finite(theory.u(scan.sigma2_onset)) if scan.sigma2_onset else None,
+        "sigma2": per["sigma2"],
+        "discrepancy_amplitude": per["discrepancy"],
+        "droplet_fraction": per["droplet_fraction"],
+        "per_sigma2": per,
+        "wall_time_s": wall,
+    }
+    if args.out:
+        from .._io.results import write_experiment
+
+        fig = plot_theory_scan(scan, title=f"modular addition P={args.P}, N={args.N:g}, "
+                               f"gamma={args.stabiliser:g} ({args.stabiliser_scaling})")
+        config = {k: v for k, v in vars(args).items() if k not in ("func",)}
+        rec = write_experiment(args.out, "theory", result, config=config, seed=None,
+                               figures={"theory": fig},
+                               arrays={c: scan.column(c) for c in cols}, wall_time=wall)
+        result["files"] = [f"{args.out}/{f}" for f in rec["files"]]
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        print(f"sigma2_onset:        {result['sigma2_onset']}")
+        print(f"sigma2_droplets:     {result['sigma2_droplets']}")
+        print(f"sigma2_specialised:  {result['sigma2_specialised']}")
+        print(f"sigma2_coexistence:  {result['sigma2_coexistence']}")
+        print(f"leading order:       {result['asymptotic']}")
+        for s2, t, f in zip(per["sigma2"], per["discrepancy"], per["droplet_fraction"]):
+            print(f"  sigma2={s2:.4g}  discrepancy={t:.4f}  droplet_fraction={f:.4f}")
+        if args.out:
+            print("files: " + ", ".join(result["files"]))
+    return 0
+
+
+def _run_paper_theory(args) -> int:
+    from .._apps.grokking.fourier_modes import FourierModeTheory
+
+    try:
+        theory = FourierModeTheory(P=args.P, width=args.N, sigma_a2=args.sigma_a2,
+                                   stabiliser=args.stabiliser)
+        # leading-order onset (a = -1, u = u_degenerate) sets the default range
+        ref = math.sqrt(2 * args.sigma_a2 * args.P**2 / (args.N * theory.u_degenerate))
+        s_max = args.sigma2_max if args.sigma2_max is not None else 1.5 * ref
+        s_min = args.sigma2_min if args.sigma2_min is not None else 0.5 * ref
+        if not (0 < s_min < s_max < math.inf) or args.sigma2_count < 2:
+            raise ValueError(f"need 0 < --sigma2-min < --sigma2-max and --sigma2-count >= 2, "
+                             f"got {s_min!r}, {s_max!r}, {args.sigma2_count!r}")
+        t0 = time.perf_counter()
+        scan = theory.scan(np.linspace(s_max, s_min, args.sigma2_count), p_low=args.f_low)
+    except ValueError as err:
+        print(f"meanfield grokking theory: error: {err}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - t0
+    per = {k: [_finite(v) for v in scan[k]] for k in
+           ("sigma2", "a", "u", "droplet_weight", "delta_action")}
+    result = {
+        "P": args.P, "N": args.N, "sigma_a2": args.sigma_a2, "stabiliser": args.stabiliser,
+        "stabiliser_scaling": "paper",
+        "sigma2_onset": _finite(scan["sigma2_gmfl1"]),
+        "sigma2_specialised": _finite(scan["sigma2_gmfl2"]),
+        "sigma2_onset_p10": _finite(scan["sigma2_gmfl1_p10"]),
+        "sigma2_specialised_p10": _finite(scan["sigma2_gmfl2_p10"]),
+        "u_onset": _finite(scan["u_gmfl1"]), "u_specialised": _finite(scan["u_gmfl2"]),
+        "u_degenerate": theory.u_degenerate,
+        "sigma2": per["sigma2"],
+        "discrepancy_amplitude": [None if a is None else -a for a in per["a"]],
+        "droplet_fraction": per["droplet_weight"],
+        "per_sigma2": per,
+        "wall_time_s": wall,
+    }
+    if args.out:
+        import matplotlib.pyplot as plt
+
+        from .._io.results import write_experiment
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(scan["sigma2"], -scan["a"], "-", label="discrepancy |a|")
+        ax.plot(scan["sigma2"], scan["droplet_weight"], "--", label="droplet weight p")
+        for key, ls in (("sigma2_gmfl1", ":"), ("sigma2_gmfl2", "-.")):
+            if scan[key] is not None:
+                ax.axvline(scan[key], color="k", ls=ls, lw=0.8, label=key.replace("sigma2_", ""))
+        ax.set(xlabel="sigma^2", title=f"paper reduction P={args.P}, N={args.N:g}")
+        ax.legend(fontsize=8)
+        config = {k: v for k, v in vars(args).items() if k not in ("func",)}
+        rec = write_experiment(args.out, "theory", result, config=config, seed=None,
+                               figures={"theory": fig},
+                               arrays={k: np.asarray(scan[k], dtype=float) for k in per},
+                               wall_time=wall)
+        plt.close(fig)
+        result["files"] = [f"{args.out}/{f}" for f in rec["files"]]
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        print(f"sigma2_onset (GMFL-I):       {result['sigma2_onset']}")
+        print(f"sigma2_specialised (GMFL-II): {result['sigma2_specialised']}")
+        for s2, t, f in zip(per["sigma2"], result["discrepancy_amplitude"], per["droplet_weight"]):
+            print(f"  sigma2={s2:.4g}  discrepancy={t:.4f}  droplet_weight={f:.4f}")
+    return 0
+
+
+def plot_theory_scan(scan, title=""):
+    """Order parameters and free energies against sigma^2 with the phase boundaries marked."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    s2 = scan.column("sigma2")
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    ax = axes[0]
+    ax.semilogx(s2, scan.column("discrepancy"), "o-", label="discrepancy sigma^2 tau")
+    ax.semilogx(s2, scan.column("droplet_fraction"), "s-", label="droplet fraction f")
+    ax.semilogx(s2, scan.column("droplet_kernel_share"), "d-", label="droplets' kernel share")
+    ax.set_xlabel("sigma^2")
+    ax.set_title("order parameters")
+    ax2 = axes[1]
+    ax2.loglog(s2, scan.column("m"), "o-", label="m = <A_k B_k> (4 at prior)")
+    ax2.loglog(s2, scan.column("g"), "^-", label="coupling g")
+    gc = scan.asymptotic.get("g_c")
+    if gc:
+        ax2.axhline(gc, color="gray", ls=":", label="g_c (leading order)")
+    ax2.set_xlabel("sigma^2")
+    ax2.set_title("kernel order parameter and coupling")
+    ax3 = axes[2]
+    ax3.semilogx(s2, scan.column("free_energy"), "k-", label="F (mixed solution)")
+    ax3.semilogx(s2, scan.column("free_energy_gp"), "b--", label="F GP-only branch")
+    ff = scan.column("free_energy_feature")
+    if np.any(np.isfinite(ff)):
+        ax3.semilogx(s2, ff, "r--", label="F feature-only branch")
+    ax3.set_xlabel("sigma^2")
+    ax3.set_title("free energies")
+    for a in axes:
+        for val, col, lab in ((scan.sigma2_onset, "C2", "onset"),
+                              (scan.sigma2_droplets, "C5", "droplets f_low"),
+                              (scan.sigma2_specialised, "C3", "specialised"),
+                              (scan.sigma2_coexistence, "C4", "coexistence")):
+            if val:
+                a.axvline(val, color=col, ls="--", lw=1, label=lab)
+        a.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _alpha_list(text):
+    try:
+        return [float(a) for a in text.split(",") if a.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"--alphas must be comma-separated numbers in (0, 1], e.g. 0.2,0.4,0.6; got "
+            f"{text!r}") from err
+
+
+def add_sweep_command(gsub) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = gsub.add_parser(
+        "sweep", formatter_class=fmt,
+        help="general particle solver over the training fraction alpha; predict alpha_c",
+        description="Solve the Bayesian mean field of modular addition (phi(z) = z^2) with "
+                    "particles at each training fraction alpha, sweeping up from the prior and "
+                    "back down from the largest alpha (meanfield.grokking_sweep, tempered "
+                    "foreground), and report the test accuracy, the specialised (Fourier "
+                    "droplet) fraction and the predicted alpha_c where the test accuracy "
+                    "crosses halfway between chance and 1. With --json prints one JSON object "
+                    "(alpha_c, alpha_c_err, alphas, test_accuracy, ...); with --out writes "
+                    "sweep.json, config.json, arrays.npz, sweep.png and the per-point records "
+                    "(an interrupted run with the same --out resumes).")
+    p.add_argument("--P", type=int, default=11, help="the modulus (odd, >= 3)")
+    p.add_argument("--N", type=float, default=100.0, help="network width N")
+    p.add_argument("--sigma2", type=float, default=0.015, help="likelihood variance sigma^2")
+    p.add_argument("--sigma-a2", type=float, default=1.0,
+                   help="read-out prior variance sigma_a^2 (a ~ N(0, sigma_a^2/N))")
+    p.add_argument("--sigma-w2", type=float, default=1.0,
+                   help="input prior variance sigma_w^2 (w ~ N(0, sigma_w^2/(2P) I))")
+    p.add_argument("--action", choices=("linearised", "cavity"), default="linearised",
+                   help="single-neuron action: linearised with the sextic stabiliser, or the "
+                        "cavity (rank-one) action, bounded without one")
+    p.add_argument("--stabiliser", type=float, default=1.0,
+                   help="sextic coefficient gamma of Gamma = gamma (|z|^2/d)^3 (linearised "
+                        "action; with --action cavity it is added too unless 0)")
+    p.add_argument("--alphas", type=_alpha_list,
+                   default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+                   help="comma-separated training fractions in (0, 1]")
+    p.add_argument("--particles", type=int, default=1024, help="foreground particles M")
+    p.add_argument("--levels", type=int, default=8, help="tempering levels")
+    p.add_argument("--beta-min", type=float, default=0.05, help="lowest tempering beta")
+    p.add_argument("--iterations", type=int, default=40, help="fixed-point iterations per alpha")
+    p.add_argument("--damping", type=float, default=0.2, help="damped mixing beta")
+    p.add_argument("--free-energy", action="store_true",
+                   help="also compute the mean-field free energy of both branches at every alpha "
+                        "(thermodynamic integration; F_up - F_down in the JSON)")
+    p.add_argument("--average", type=int, default=8,
+                   help="iterates averaged at the end of each solve (FixedPoint.n_average; 0: "
+                        "the last iterate against the mixed background)")
+    p.add_argument("--seed", type=int, default=0, help="solver seed")
+    p.add_argument("--data-seed", type=int, default=0, help="train/test split seed")
+    p.add_argument("--threshold", type=float, default=8.0,
+                   help="Fourier power marking a specialised neuron (meanfield.specialised_mask)")
+    p.add_argument("--no-baselines", action="store_true", help="skip the NNGP/NTK accuracies")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="results folder (resumable): sweep.json, config.json, arrays.npz, "
+                        "sweep.png, points/")
+    p.add_argument("--json", action="store_true",
+                   help="print exactly one JSON object on stdout (progress goes to stderr)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run_sweep)
+
+
+def run_sweep(args) -> int:
+    from .._model.bayesian import CavityAction, LinearisedAction
+    from .._apps.grokking.sweep import default_grokking_solver, grokking_sweep, plot_grokking_sweep
+
+    try:
+        action = (CavityAction(stabiliser=args.stabiliser) if args.action == "cavity"
+                  else LinearisedAction(stabiliser=args.stabiliser))
+        solver = default_grokking_solver(n_particles=args.particles, n_levels=args.levels,
+                                         beta_min=args.beta_min, max_iterations=args.iterations,
+                                         damping=args.damping, n_average=args.average)
+        t0 = time.perf_counter()
+        res = grokking_sweep(args.P, args.alphas, width=args.N, noise=args.sigma2,
+                             sigma_a2=args.sigma_a2, sigma_w2=args.sigma_w2, action=action,
+                             solver=solver, seed=args.seed, data_seed=args.data_seed,
+                             folder=None if args.out is None else f"{args.out}/points",
+                             threshold=args.threshold, baselines=not args.no_baselines,
+                             free_energy=args.free_energy, progress=not args.quiet)
+    except ValueError as err:
+        print(f"meanfield grokking sweep: error: {err}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - t0
+    result = {**res.to_json(), "wall_time_s": wall}
+    if args.out:
+        import matplotlib.pyplot as plt
+
+        from .._io.results import write_experiment
+
+        fig = plot_grokking_sweep(res)
+        config = {k: v for k, v in vars(args).items() if k not in ("func",)}
+        arrays = {f"{b}_{k}": res.column(b, k) for b in ("up", "down")
+                  for k in ("test_accuracy", "train_accuracy", "tau", "specialised_fraction",
+                            "specialised_kernel_share")}
+        arrays["alphas"] = np.asarray(res.alphas)
+        rec = write_experiment(args.out, "sweep", result, config=config, seed=args.seed,
+                               figures={"sweep": fig}, arrays=arrays, wall_time=wall)
+        plt.close(fig)
+        result["files"] = [f"{args.out}/{f}" for f in rec["files"]]
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        ac = result["alpha_c"]
+        print(f"alpha_c: {ac:.4f} +- {result['alpha_c_err']:.4f}" if ac is not None else
+              f"alpha_c: no crossing of the test accuracy midpoint below alpha = 1 (alpha_c > "
+              f"{result['alpha_c_lower_bound']})")
+        for a, up, dn in zip(res.alphas, result["test_accuracy"], result["test_accuracy_down"]):
+            print(f"  alpha={a:.3g}  test accuracy up={up:.3f} down={dn:.3f}")
+        if args.out:
+            print("files: " + ", ".join(result["files"]))
+    return 0

@@ -1,0 +1,1 @@
+"""Data: inputs and targets (Data, Task), the task constructors, and the quadrature rules."""

@@ -1,0 +1,1 @@
+"""Input and output: configs, results folders, figures, reports."""

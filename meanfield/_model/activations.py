@@ -1,0 +1,385 @@
+"""Activation functions and their Gaussian kernels.
+
+An activation phi acts elementwise on pre-activations z = w . x. Besides phi and phi', the
+two-layer kernels (see `meanfield._kernels`) need two Gaussian expectations: for
+
+    (u, v) ~ N(0, Sigma),    Sigma = [[s11, s12], [s12, s22]],
+
+    gaussian_kernel(s11, s12, s22)            = E[phi(u) phi(v)]
+    gaussian_derivative_kernel(s11, s12, s22) = E[phi'(u) phi'(v)].
+
+The base class `Activation` evaluates both by a tensor-product Gauss-Hermite rule on the Cholesky
+factor of Sigma (`meanfield._quadrature.bivariate_normal_rule`, `n_nodes` points per axis,
+default 48, so 48^2 = 2304 evaluations per entry). Its accuracy depends on the variances,
+because phi(sqrt(s) z) sharpens as s grows; for tanh see the error table in `Tanh` (1e-12 at
+variance 0.5, 1e-8 at 1, 1e-6 at 2, 1e-4 at 4 for the kernel at 48 nodes; raise `n_nodes` for
+large pre-activation variances). For phi with kinks or jumps (ReLU, HardTanh) the rule converges
+only algebraically (errors 1e-4 to 1e-2 at 48 nodes), so those subclasses override it with closed
+forms:
+
+- Erf      arcsine kernel (Williams 1997)
+- ReLU     arc-cosine kernels of degree 1 and 0 (Cho & Saul 2009)
+- HardTanh one-dimensional smooth integrals (Price's theorem + Sheppard's formula), see HardTanh
+- Quadratic, Identity: Gaussian moments.
+
+All array arguments broadcast elementwise. Covariances are cast to float64 (the package's kernel
+precision policy); phi and phi' keep the dtype of their floating input. Degenerate covariances
+(s11 = 0 or s22 = 0, |s12| = sqrt(s11 s22)) give finite values, never NaN. Conventions at kinks:
+ReLU'(0) = 0 and HardTanh'(+-1) = 0 (the indicator of the open set), consistent with the kernels
+at zero variance (u = 0 a.s.).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.scipy.special as jsp_special
+import numpy as np
+
+from .._data.quadrature import bivariate_normal_rule
+
+__all__ = [
+    "Activation",
+    "Erf",
+    "Tanh",
+    "HardTanh",
+    "ReLU",
+    "Quadratic",
+    "Identity",
+    "activation_from_name",
+    "ACTIVATION_NAMES",
+]
+
+
+def _as_float(z):
+    """z as a jax array of floating dtype (integers and bools go to the default float)."""
+    z = jnp.asarray(z)
+    if not jnp.issubdtype(z.dtype, jnp.inexact):
+        z = z.astype(jnp.float64)
+    return z
+
+
+def _covariance_args(s11, s12, s22):
+    """Cast the three covariance entries to float64 and broadcast them to a common shape."""
+    s11, s12, s22 = (jnp.asarray(s, dtype=jnp.float64) for s in (s11, s12, s22))
+    return jnp.broadcast_arrays(s11, s12, s22)
+
+
+class Activation(eqx.Module):
+    """An elementwise activation phi with its derivative and Gaussian kernels.
+
+    Subclasses define `__call__` (phi) and `derivative` (phi'); the Gaussian kernels
+
+        gaussian_kernel(s11, s12, s22)            = E[phi(u) phi(v)],
+        gaussian_derivative_kernel(s11, s12, s22) = E[phi'(u) phi'(v)],
+        (u, v) ~ N(0, [[s11, s12], [s12, s22]]),
+
+    default to 2-D Gauss-Hermite quadrature with `n_nodes` points per axis; subclasses with a
+    closed form override them. The quadrature default stays callable on any instance as
+    `Activation.gaussian_kernel(act, s11, s12, s22)`.
+
+    Attributes:
+        name: the activation's name as accepted by `activation_from_name` (class attribute).
+        n_nodes: Gauss-Hermite points per axis of the quadrature default (static, default 48).
+    """
+
+    name: ClassVar[str] = "activation"
+    n_nodes: int = eqx.field(static=True, default=48, kw_only=True)
+
+    def __check_init__(self):
+        if not isinstance(self.n_nodes, (int, np.integer)) or isinstance(self.n_nodes, bool):
+            raise ValueError(f"n_nodes must be a positive integer, got {self.n_nodes!r}")
+        if self.n_nodes < 1:
+            raise ValueError(f"n_nodes must be a positive integer, got {self.n_nodes!r}")
+
+    @abc.abstractmethod
+    def __call__(self, z):
+        """phi(z), elementwise."""
+
+    @abc.abstractmethod
+    def derivative(self, z):
+        """phi'(z), elementwise."""
+
+    def gaussian_kernel(self, s11, s12, s22):
+        """E[phi(u) phi(v)] for (u, v) ~ N(0, [[s11, s12], [s12, s22]]) (quadrature default)."""
+        return _quadrature(self, False, *_covariance_args(s11, s12, s22))
+
+    def gaussian_derivative_kernel(self, s11, s12, s22):
+        """E[phi'(u) phi'(v)] for (u, v) ~ N(0, [[s11, s12], [s12, s22]]) (quadrature default)."""
+        return _quadrature(self, True, *_covariance_args(s11, s12, s22))
+
+    def evaluation_cost(self) -> int:
+        """Integrand evaluations per kernel entry (1 for closed forms), to chunk big matrices."""
+        cls = type(self)
+        quadrature = (
+            cls.gaussian_kernel is Activation.gaussian_kernel
+            or cls.gaussian_derivative_kernel is Activation.gaussian_derivative_kernel
+        )
+        return self.n_nodes**2 if quadrature else 1
+
+
+@eqx.filter_jit
+def _quadrature(activation: Activation, derivative: bool, s11, s12, s22):
+    """sum_k omega_k f(u_k) f(v_k) with f = phi or phi' on the bivariate Gauss-Hermite rule."""
+    f = activation.derivative if derivative else activation.__call__
+    u, v, weights = bivariate_normal_rule(s11, s12, s22, activation.n_nodes)
+    return jnp.sum(weights * (f(u) * f(v)), axis=-1)
+
+
+class Erf(Activation):
+    """phi(z) = erf(z), phi'(z) = (2/sqrt(pi)) exp(-z^2).
+
+    Closed forms (Williams 1997):
+
+        E[phi(u) phi(v)]   = (2/pi) arcsin( 2 s12 / sqrt((1 + 2 s11)(1 + 2 s22)) )
+        E[phi'(u) phi'(v)] = (4/pi) / sqrt( (1 + 2 s11)(1 + 2 s22) - 4 s12^2 )
+    """
+
+    name: ClassVar[str] = "erf"
+
+    def __call__(self, z):
+        return jsp_special.erf(_as_float(z))
+
+    def derivative(self, z):
+        z = _as_float(z)
+        return (2.0 / math.sqrt(math.pi)) * jnp.exp(-(z * z))
+
+    def gaussian_kernel(self, s11, s12, s22):
+        s11, s12, s22 = _covariance_args(s11, s12, s22)
+        arg = 2.0 * s12 / jnp.sqrt((1.0 + 2.0 * s11) * (1.0 + 2.0 * s22))
+        return (2.0 / math.pi) * jnp.arcsin(jnp.clip(arg, -1.0, 1.0))
+
+    def gaussian_derivative_kernel(self, s11, s12, s22):
+        s11, s12, s22 = _covariance_args(s11, s12, s22)
+        det = (1.0 + 2.0 * s11) * (1.0 + 2.0 * s22) - 4.0 * s12 * s12
+        # det >= 1 + 2 (s11 + s22) > 0 for a valid covariance; guard rounding anyway
+        return (4.0 / math.pi) / jnp.sqrt(jnp.maximum(det, 1.0))
+
+
+class Tanh(Activation):
+    """phi(z) = tanh(z), phi'(z) = 1 - tanh(z)^2. Kernels by 2-D Gauss-Hermite quadrature.
+
+    E[phi(u) phi(v)] and E[phi'(u) phi'(v)] have no closed form. Measured absolute errors of the
+    quadrature (kernel / derivative kernel; s11 = s22 = s, s12 = s/2 up to s = 4, s12 = 4 at
+    s = 9; reference: 300 nodes):
+
+        s      n_nodes=32     48            64            96            128
+        0.5    4e-10/9e-09    1e-12/4e-11   1e-14/4e-13   <1e-15        <1e-15
+        1      2e-07/2e-06    3e-09/5e-08   1e-10/2e-09   4e-13/1e-11   3e-15/1e-13
+        2      9e-06/9e-05    5e-07/7e-06   5e-08/7e-07   9e-10/2e-08   3e-11/7e-10
+        4      1e-04/1e-03    2e-05/2e-04   4e-06/4e-05   2e-07/3e-06   2e-08/3e-07
+        9      7e-04/5e-03    2e-04/2e-03   8e-05/6e-04   1e-05/1e-04   3e-06/3e-05
+
+    The default n_nodes = 48 suits pre-activation variances <= ~2 (x.x sigma_w2/d of order one);
+    pass e.g. Tanh(n_nodes=128) for larger ones.
+    """
+
+    name: ClassVar[str] = "tanh"
+
+    def __call__(self, z):
+        return jnp.tanh(_as_float(z))
+
+    def derivative(self, z):
+        t = jnp.tanh(_as_float(z))
+        return 1.0 - t * t
+
+
+class ReLU(Activation):
+    """phi(z) = max(z, 0), phi'(z) = 1{z > 0} (so phi'(0) = 0).
+
+    Arc-cosine kernels (Cho & Saul 2009) with rho = s12/sqrt(s11 s22), theta = arccos(rho):
+
+        E[phi(u) phi(v)]   = sqrt(s11 s22)/(2 pi) * (sin(theta) + (pi - theta) cos(theta))
+        E[phi'(u) phi'(v)] = (pi - theta)/(2 pi)         (0 where s11 s22 = 0: u or v is 0 a.s.)
+
+    evaluated as theta = atan2(sqrt(s11 s22 - s12^2), s12), exact for singular covariances. Near
+    |rho| = 1 the derivative kernel is a square root of 1 - rho^2, so a one-ulp error in the inputs
+    (e.g. x.x computed two ways) changes it by ~1e-8: that is its conditioning, not quadrature.
+    """
+
+    name: ClassVar[str] = "relu"
+
+    def __call__(self, z):
+        z = _as_float(z)
+        return jnp.where(z > 0, z, jnp.zeros_like(z))
+
+    def derivative(self, z):
+        z = _as_float(z)
+        return jnp.where(z > 0, jnp.ones_like(z), jnp.zeros_like(z))
+
+    def gaussian_kernel(self, s11, s12, s22):
+        s11, s12, s22 = _covariance_args(s11, s12, s22)
+        # norm sin(theta) = sqrt(det), norm cos(theta) = s12: no division, exact at rho = +-1
+        sqrt_det = jnp.sqrt(jnp.maximum(s11 * s22 - s12 * s12, 0.0))
+        theta = jnp.arctan2(sqrt_det, s12)
+        value = (sqrt_det + (math.pi - theta) * s12) / (2.0 * math.pi)
+        return jnp.where((s11 > 0) & (s22 > 0), value, 0.0)
+
+    def gaussian_derivative_kernel(self, s11, s12, s22):
+        s11, s12, s22 = _covariance_args(s11, s12, s22)
+        sqrt_det = jnp.sqrt(jnp.maximum(s11 * s22 - s12 * s12, 0.0))
+        value = (math.pi - jnp.arctan2(sqrt_det, s12)) / (2.0 * math.pi)
+        return jnp.where((s11 > 0) & (s22 > 0), value, 0.0)
+
+
+_HT_LEGENDRE_NODES = 64
+_HT_T, _HT_W = np.polynomial.legendre.leggauss(_HT_LEGENDRE_NODES)
+_HT_T = 0.5 * (_HT_T + 1.0)  # nodes on [0, 1]
+_HT_W = 0.5 * _HT_W
+
+
+@jax.jit
+def _hardtanh_kernels(s11, s12, s22):
+    """(E[phi(u)phi(v)], E[phi'(u)phi'(v)]) for phi = clip(., -1, 1); see HardTanh."""
+    pos1 = s11 > 0
+    pos2 = s22 > 0
+    both = pos1 & pos2
+    sd1 = jnp.sqrt(jnp.where(pos1, s11, 1.0))
+    sd2 = jnp.sqrt(jnp.where(pos2, s22, 1.0))
+    norm = jnp.sqrt(jnp.where(both, s11 * s22, 1.0))
+    rho = jnp.where(both, jnp.clip(s12 / norm, -1.0, 1.0), 0.0)
+    r = jnp.abs(rho)
+    sign = jnp.sign(rho)
+    # arcsin(r) from the determinant: exact pi/2 for an exactly singular covariance (arcsin(r) near
+    # r = 1 would amplify a one-ulp error in r to ~1e-8)
+    sqrt_det = jnp.sqrt(jnp.maximum(s11 * s22 - s12 * s12, 0.0))
+    psi = jnp.where(both, jnp.arctan2(jnp.abs(s12), sqrt_det), 0.0)[..., None]
+    a = 1.0 / sd1  # thresholds in standard units; finite placeholders where a variance is 0
+    b = 1.0 / sd2
+    erf_a = jnp.where(pos1, jsp_special.erf(a / math.sqrt(2.0)), 1.0)
+    erf_b = jnp.where(pos2, jsp_special.erf(b / math.sqrt(2.0)), 1.0)
+
+    theta = psi * jnp.asarray(_HT_T)
+    weights = psi * jnp.asarray(_HT_W)
+    s = jnp.sin(theta)
+    c2 = jnp.cos(theta) ** 2
+    a_ = a[..., None]
+    b_ = b[..., None]
+    ab = a_ * b_
+    # a^2 - 2ab s + b^2 = (a - b)^2 + 2ab cos^2/(1 + s): no cancellation as s -> 1
+    e1 = jnp.exp(-((a_ - b_) ** 2) / (2.0 * c2) - ab / (1.0 + s))
+    e2 = jnp.exp(-(a_ * a_ + 2.0 * ab * s + b_ * b_) / (2.0 * c2))
+    integrand = jnp.where(both[..., None], e1 - e2, 0.0)
+    prob = erf_a * erf_b + jnp.sum(weights * integrand, axis=-1) / math.pi
+    r_ = r[..., None]
+    bracket = r * erf_a * erf_b + jnp.sum(weights * integrand * (r_ - s), axis=-1) / math.pi
+    kernel = sign * jnp.sqrt(s11 * s22) * bracket
+    return kernel, prob
+
+
+class HardTanh(Activation):
+    """phi(z) = clip(z, -1, 1), phi'(z) = 1{|z| < 1}.
+
+    Both kernels reduce to smooth one-dimensional integrals (evaluated by 64-point Gauss-Legendre,
+    accurate to ~1e-13 against adaptive scipy references; the 2-D Gauss-Hermite default converges
+    only algebraically because of the kinks: errors 1e-4 to 1e-2 at 48 nodes). With
+    a = 1/sqrt(s11), b = 1/sqrt(s22), rho = s12/sqrt(s11 s22), r = |rho|, and
+
+        I(t) = exp(-(a^2 - 2ab sin t + b^2)/(2 cos^2 t))
+               - exp(-(a^2 + 2ab sin t + b^2)/(2 cos^2 t)),
+
+    Sheppard's formula for the bivariate normal rectangle gives
+
+        E[phi'(u) phi'(v)] = P(|u| < 1, |v| < 1)
+                           = erf(a/sqrt2) erf(b/sqrt2) + (1/pi) int_0^{arcsin r} I(t) dt,
+
+    and Price's theorem (d/ds12 E[phi(u)phi(v)] = E[phi'(u)phi'(v)], E[phi] = 0) integrated in s12
+    gives
+
+        E[phi(u) phi(v)] = sign(rho) sqrt(s11 s22) [ r erf(a/sqrt2) erf(b/sqrt2)
+                                                    + (1/pi) int_0^{arcsin r} I(t) (r - sin t) dt ].
+
+    Zero variance (u = 0 a.s.) gives E[phi phi] = 0 and E[phi' phi'] = P(|v| < 1).
+    """
+
+    name: ClassVar[str] = "hardtanh"
+
+    def __call__(self, z):
+        return jnp.clip(_as_float(z), -1.0, 1.0)
+
+    def derivative(self, z):
+        z = _as_float(z)
+        return jnp.where(jnp.abs(z) < 1.0, jnp.ones_like(z), jnp.zeros_like(z))
+
+    def gaussian_kernel(self, s11, s12, s22):
+        return _hardtanh_kernels(*_covariance_args(s11, s12, s22))[0]
+
+    def gaussian_derivative_kernel(self, s11, s12, s22):
+        return _hardtanh_kernels(*_covariance_args(s11, s12, s22))[1]
+
+    def evaluation_cost(self) -> int:
+        return _HT_LEGENDRE_NODES
+
+
+class Quadratic(Activation):
+    """phi(z) = z^2, phi'(z) = 2 z.
+
+        E[phi(u) phi(v)]   = E[u^2 v^2] = s11 s22 + 2 s12^2
+        E[phi'(u) phi'(v)] = 4 E[u v]   = 4 s12
+    """
+
+    name: ClassVar[str] = "quadratic"
+
+    def __call__(self, z):
+        z = _as_float(z)
+        return z * z
+
+    def derivative(self, z):
+        return 2.0 * _as_float(z)
+
+    def gaussian_kernel(self, s11, s12, s22):
+        s11, s12, s22 = _covariance_args(s11, s12, s22)
+        return s11 * s22 + 2.0 * s12 * s12
+
+    def gaussian_derivative_kernel(self, s11, s12, s22):
+        s11, s12, s22 = _covariance_args(s11, s12, s22)
+        return 4.0 * s12
+
+
+class Identity(Activation):
+    """phi(z) = z, phi'(z) = 1.
+
+        E[phi(u) phi(v)] = s12,    E[phi'(u) phi'(v)] = 1
+    """
+
+    name: ClassVar[str] = "identity"
+
+    def __call__(self, z):
+        return _as_float(z)
+
+    def derivative(self, z):
+        return jnp.ones_like(_as_float(z))
+
+    def gaussian_kernel(self, s11, s12, s22):
+        s11, s12, s22 = _covariance_args(s11, s12, s22)
+        return s12
+
+    def gaussian_derivative_kernel(self, s11, s12, s22):
+        s11, s12, s22 = _covariance_args(s11, s12, s22)
+        return jnp.ones_like(s12)
+
+
+_BY_NAME: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Erf, Tanh, HardTanh, ReLU, Quadratic, Identity)
+}
+ACTIVATION_NAMES: tuple[str, ...] = tuple(_BY_NAME)
+
+
+def activation_from_name(name: str) -> Activation:
+    """The activation called `name` (case-insensitive), one of ACTIVATION_NAMES.
+
+    Example:
+        >>> activation_from_name("erf")
+        Erf()
+    """
+    key = name.strip().lower() if isinstance(name, str) else None
+    if key not in _BY_NAME:
+        raise ValueError(
+            f"unknown activation {name!r}; allowed names are {', '.join(ACTIVATION_NAMES)}"
+        )
+    return _BY_NAME[key]()

@@ -1,0 +1,430 @@
+r"""`solve`: the foreground/background fixed-point iteration (physics.md section 4).
+
+    background_0 = G(particles drawn from the prior / initialisation)
+    repeat:
+        foreground: move the persistent particles against the frozen background B
+        recompute:  G(B), the background measured on the moved particles, and its Monte-Carlo
+                    standard error s from batch means over `n_groups` groups of particles
+        residual:   r = |G(B) - B| / |B|
+        mix:        B <- mixing(B, G(B))
+    stop when r <= rtol + noise_factor * s/|B| for `patience` consecutive iterations.
+
+The stopping rule accepts a background whose remaining change is below the tolerance or is
+indistinguishable from the Monte-Carlo noise of M particles (the residual of a particle solver
+never drops below that floor). The floor is reported (`Solution.noise_floor`): when it exceeds
+`rtol`, more particles buy a tighter answer. A solve that runs out of iterations, produces
+non-finite numbers or diverges raises `SolveError` explaining what happened and what to try
+(`throw=False` returns the failed `Solution` instead). With `checkpoint=PATH` the state is
+written atomically every `checkpoint_every` iterations and on Ctrl-C, and a later call with the
+same arguments resumes from it, giving the same answer as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .foreground import Grid, Langevin, Tempering
+from .mixing import Anderson, Damped
+from .particles import Particles
+from .._misc import Progress
+from .solution import Solution, SolveError, Status
+
+
+class FixedPoint(eqx.Module):
+    """Configuration of the fixed-point iterator.
+
+    Attributes:
+        n_particles: M, the number of foreground particles (ignored by `Grid`).
+        foreground: `Langevin(...)`, `Tempering(...)`, `GradientDescent(...)` or `Grid(...)`.
+        mixing: `Damped(beta)` or `Anderson(memory, beta)`.
+        max_iterations: give up (status 'max_iterations') after this many iterations.
+        rtol: relative tolerance on |G(B) - B| / |B|.
+        noise_factor: how many Monte-Carlo standard errors count as "within noise".
+        patience: consecutive iterations that must pass the test.
+        n_groups: groups of particles for the batch-means error bar.
+        burn_in: foreground calls against the initial background before iterating.
+        divergence_factor: |B| growing beyond this multiple of its initial norm is divergence.
+        shard: spread the particles over all `jax.devices()` along M (`Particles.shard`), so
+            the foreground runs on every device at once; M must be a multiple of the device
+            count.
+        n_average: after convergence, run this many more iterations and return their average
+            (iterate averaging): the solution's cloud is the K = n_average foreground clouds
+            pooled (K M particles, weight 1/(K M) each) and its field G is measured on that
+            pool, so that the returned background is exactly the one of the returned cloud,
+
+                G_avg = (1/K) sum_k G(rho_k),
+
+            with Monte-Carlo variance down by up to K (less where successive iterates are
+            correlated). It is the cheap way to a precise predictor: the foreground already runs
+            at the fixed point, so each extra iteration costs one foreground call and no
+            re-convergence (measured in `benchmarks/run.py`, `brute_force`). Ignored by the
+            deterministic `Grid`; also run after `max_iterations` (the pairing below matters
+            there too), skipped after divergence or non-finite values. `noise_floor` keeps
+            the single-iterate value (a conservative bound for the average).
+
+            Default 8, not 0: with 0 the returned field is the *mixed* background while the
+            cloud is the *last* iterate, and the predictor Q(x*, X) tbar pairs the two; tbar ~
+            y / sigma^2 amplifies their mismatch (measured against the grid on a d = 2 erf
+            problem at sigma^2 = 0.01, M = 1024: rms predictor error 0.18-0.26 with 0, 0.010-
+            0.022 with 1, 0.003 with 4, 0.002 with 16).
+    """
+
+    n_particles: int = 2048
+    foreground: Langevin | Tempering | Grid = Langevin()
+    mixing: Damped | Anderson = Damped()
+    max_iterations: int = 200
+    rtol: float = 1e-3
+    noise_factor: float = 3.0
+    patience: int = 2
+    n_groups: int = 8
+    burn_in: int = 2
+    divergence_factor: float = 1e6
+    shard: bool = eqx.field(static=True, default=False)
+    n_average: int = 8
+
+    def __check_init__(self):
+        for name in ("n_particles", "max_iterations", "patience", "n_groups"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.burn_in, int) or self.burn_in < 0:
+            raise ValueError(f"burn_in must be a non-negative integer, got {self.burn_in!r}")
+        if not isinstance(self.n_average, int) or isinstance(self.n_average, bool) \
+                or self.n_average < 0:
+            raise ValueError(f"n_average must be a non-negative integer (0: no iterate "
+                             f"averaging), got {self.n_average!r}")
+        for name in ("rtol", "divergence_factor"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v > 0):
+                raise ValueError(f"{name} must be a positive number, got {v!r}")
+        if not (self.noise_factor >= 0):
+            raise ValueError(f"noise_factor must be >= 0, got {self.noise_factor!r}")
+
+
+def _as_key(key):
+    if isinstance(key, (int, np.integer)):
+        return jax.random.PRNGKey(int(key)), int(key)
+    key = jnp.asarray(key)
+    if key.shape != (2,) or key.dtype != jnp.uint32:
+        raise ValueError(
+            f"key must be an integer seed or a jax.random.PRNGKey, got shape {key.shape} {key.dtype}"
+        )
+    return key, None
+
+
+def fingerprint(*objects) -> str:
+    """A hash of the arrays and static structure of pytrees (to match checkpoints to runs)."""
+    h = hashlib.sha256()
+    for obj in objects:
+        leaves, treedef = jax.tree_util.tree_flatten(obj)
+        h.update(str(treedef).encode())
+        for leaf in leaves:
+            arr = np.asarray(leaf)
+            h.update(str(arr.dtype).encode() + str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
+
+
+_measure_jit = eqx.filter_jit(lambda problem, particles: problem.measure(particles))
+
+
+def measure(problem, particles: Particles, n_groups: int, stochastic: bool):
+    """G evaluated on the particles, with its Monte-Carlo standard error (Frobenius norm)."""
+    m = particles.n_particles
+    if not stochastic or n_groups < 2 or m < 2 * n_groups:
+        return np.asarray(_measure_jit(problem, particles)), 0.0
+    groups = [np.asarray(_measure_jit(problem, g)) for g in particles.groups(n_groups)]
+    stack = np.stack(groups)
+    if m % n_groups == 0:
+        field = stack.mean(axis=0)
+    else:
+        field = np.asarray(_measure_jit(problem, particles))
+    with np.errstate(invalid="ignore", over="ignore"):
+        noise = float(np.sqrt(np.sum(stack.var(axis=0, ddof=1)) / n_groups))
+    return field, noise
+
+
+def _save_checkpoint(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **payload)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _load_checkpoint(path: Path, expected: str) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(
+            f"checkpoint {path} cannot be read ({err}); delete it to start afresh"
+        ) from err
+    found = str(data.get("fingerprint"))
+    if found != expected:
+        raise ValueError(
+            f"checkpoint {path} belongs to a different problem, solver or seed "
+            f"(fingerprint {found}, this run {expected}); use another path or delete it"
+        )
+    return data
+
+
+def _warm_start(init: Particles, m: int) -> Particles:
+    """`init` as M particles: itself, or the last iterate of a pooled (averaged) cloud."""
+    k = init.n_particles
+    if k == m:
+        return init
+    if k > m and k % m == 0:
+        w = init.weights[-m:]
+        return Particles(init.theta[-m:], w / jnp.sum(w))
+    raise ValueError(f"init holds {k} particles but the solver has n_particles={m}; pass a cloud "
+                     f"of {m} particles (or a pooled cloud of a multiple of {m})")
+
+
+def _average_iterates(problem, solver, particles, field, fg_state, mix_state, loop_key, start,
+                      history, progress):
+    """The iterate-averaging phase of `solve` (see `FixedPoint.n_average`)."""
+    fg, mixing, k_avg = solver.foreground, solver.mixing, solver.n_average
+    bar = Progress(k_avg, "average", enabled=progress)
+    clouds, fields = [], []
+    residual = float("nan")
+    for k in range(k_avg):
+        t0 = time.perf_counter()
+        bg = problem.background(jnp.asarray(field))
+        particles, fg_state, _ = fg.run(problem, particles, bg,
+                                        jax.random.fold_in(loop_key, start + k), fg_state)
+        new, _ = measure(problem, particles, solver.n_groups, False)
+        if not (bool(jnp.all(jnp.isfinite(particles.theta))) and np.all(np.isfinite(new))):
+            raise FloatingPointError(
+                f"the averaging phase became non-finite at its iteration {k} although the solve "
+                "had converged: the fixed point is not stable under the foreground; use "
+                "n_average=0 or a smaller step size")
+        residual = float(np.linalg.norm(new - field)) / max(float(np.linalg.norm(field)), 1e-300)
+        field, mix_state = mixing.update(field, new, mix_state)
+        clouds.append(particles)
+        fields.append(new)
+        history["seconds"].append(time.perf_counter() - t0)
+        bar.update(k + 1, f"residual {residual:.2e}")
+    bar.close(f"averaged {k_avg} iterates")
+    theta = jnp.concatenate([c.theta for c in clouds])
+    weights = jnp.concatenate([c.weights for c in clouds]) / k_avg
+    pooled = Particles(theta, weights)
+    if solver.shard:
+        pooled = pooled.shard()
+    return pooled, np.mean(np.stack(fields), axis=0), residual
+
+
+def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = True,
+          progress: bool = True, checkpoint=None, checkpoint_every: int = 10,
+          init: Particles | None = None) -> Solution:
+    """Solve the mean-field self-consistency of `problem` with the fixed-point iterator.
+
+    Args:
+        problem: a `BayesianProblem` or `TrainingProblem`.
+        solver: a `FixedPoint` configuration (defaults to `FixedPoint()`).
+        key: an integer seed or a `jax.random.PRNGKey`.
+        throw: raise `SolveError` on failure (default); False returns the failed `Solution`.
+        progress: show progress on stderr.
+        checkpoint: a file path; the state is saved there and a matching run resumes from it.
+        checkpoint_every: iterations between checkpoint writes.
+        init: particles to start from (warm start), instead of drawing them. A pooled cloud of
+            an averaged solution (a multiple of `n_particles`) starts from its last iterate.
+
+    Returns:
+        A `Solution` with particles, background, history and status.
+
+    Example:
+        >>> import meanfield as mf, numpy as np
+        >>> task = mf.finite_dataset(np.linspace(-1, 1, 6)[:, None], np.linspace(-1, 1, 6))
+        >>> sol = mf.solve(mf.BayesianProblem(task, mf.Erf(), width=100.0, noise=0.1),
+        ...                mf.FixedPoint(n_particles=256), key=1, progress=False)
+        >>> sol.converged
+        True
+    """
+    solver = FixedPoint() if solver is None else solver
+    base_key, seed = _as_key(key)
+    init_key, loop_key = jax.random.split(base_key)
+    fg = solver.foreground
+    mixing = solver.mixing
+    stochastic = fg.stochastic
+    ckpt_path = None if checkpoint is None else Path(checkpoint)
+    tag = fingerprint(problem, solver, base_key, init)
+
+    history = {k: [] for k in ("residual", "noise", "tolerance", "acceptance", "step_size",
+                               "field_norm", "seconds", "fallback")}
+    resumed = None if ckpt_path is None else _load_checkpoint(ckpt_path, tag)
+    if resumed is not None:
+        particles = Particles(jnp.asarray(resumed["theta"]), jnp.asarray(resumed["weights"]))
+        if solver.shard:
+            particles = particles.shard()
+        field = resumed["field"]
+        # the foreground's state (step sizes, tempering replicas) has the structure of a fresh
+        # `init`; its leaves were saved in order
+        _, template = fg.init(problem, init_key, solver.n_particles)
+        treedef = jax.tree_util.tree_structure(template)
+        fg_state = jax.tree_util.tree_unflatten(
+            treedef, [jnp.asarray(resumed[f"fg_state_{i}"]) for i in range(treedef.num_leaves)])
+        mix_state = mixing.init(field)
+        if isinstance(mixing, Anderson):
+            mix_state = {"fields": resumed["mix_fields"], "residuals": resumed["mix_residuals"]}
+        start = int(resumed["iteration"])
+        streak = int(resumed["streak"])
+        history = {k: list(v) for k, v in json.loads(str(resumed["history"])).items()}
+        norm0 = float(resumed["norm0"])
+    else:
+        particles, fg_state = fg.init(problem, init_key, solver.n_particles)
+        if init is not None:
+            particles = _warm_start(init, particles.n_particles)
+        if solver.shard:
+            particles = particles.shard()
+        field, _ = measure(problem, particles, solver.n_groups, False)
+        if isinstance(fg, Grid):
+            # the grid's initial weights are uniform; start from the prior law instead
+            particles, fg_state, _ = fg.run(problem, particles, problem.background(field), None,
+                                            fg_state, strength=0.0)
+            field, _ = measure(problem, particles, solver.n_groups, False)
+        else:
+            for b in range(solver.burn_in):
+                bg = problem.background(jnp.asarray(field))
+                particles, fg_state, _ = fg.run(problem, particles, bg,
+                                                jax.random.fold_in(init_key, b), fg_state)
+        mix_state = mixing.init(field)
+        start, streak = 0, 0
+
+        norm0 = float(np.linalg.norm(field)) or 1.0
+
+    def snapshot(iteration):
+        payload = {
+            "fingerprint": np.asarray(tag), "theta": np.asarray(particles.theta),
+            "weights": np.asarray(particles.weights), "field": np.asarray(field),
+            "iteration": np.asarray(iteration), "streak": np.asarray(streak),
+            "history": np.asarray(json.dumps(history)), "norm0": np.asarray(norm0),
+        }
+        for i, leaf in enumerate(jax.tree_util.tree_leaves(fg_state)):
+            payload[f"fg_state_{i}"] = np.asarray(leaf)
+        if isinstance(mixing, Anderson):
+            payload["mix_fields"] = mix_state["fields"]
+            payload["mix_residuals"] = mix_state["residuals"]
+        _save_checkpoint(ckpt_path, payload)
+
+    bar = Progress(solver.max_iterations, f"solve[{type(problem).__name__}]", enabled=progress)
+    status, message = Status.MAX_ITERATIONS, ""
+    residual = float("nan") if not history["residual"] else history["residual"][-1]
+    noise_rel = float("nan") if not history["noise"] else history["noise"][-1]
+    iteration = start
+    try:
+        for iteration in range(start, solver.max_iterations):
+            if streak >= solver.patience:
+                status = Status.CONVERGED
+                break
+            t0 = time.perf_counter()
+            # everything below works on new_* names, committed together at the end, so that an
+            # interrupt never leaves a half-updated state to checkpoint
+            bg = problem.background(jnp.asarray(field))
+            new_particles, new_fg_state, info = fg.run(
+                problem, particles, bg, jax.random.fold_in(loop_key, iteration), fg_state)
+            if not bool(jnp.all(jnp.isfinite(new_particles.theta))):
+                particles = new_particles
+                status = Status.NONFINITE
+                message = (f"particles became non-finite at iteration {iteration}: the action is "
+                           "probably unbounded (add a stabiliser, use CavityAction, or lower the "
+                           "coupling) or the step size is too large")
+                break
+            new, noise = measure(problem, new_particles, solver.n_groups, stochastic)
+            if not np.all(np.isfinite(new)):
+                particles = new_particles
+                status = Status.NONFINITE
+                message = f"the background became non-finite at iteration {iteration}"
+                break
+            norm = max(float(np.linalg.norm(field)), 1e-300)
+            residual = float(np.linalg.norm(new - field)) / norm
+            noise_rel = noise / norm
+            tol = solver.rtol + solver.noise_factor * noise_rel
+            mixed, new_mix_state = mixing.update(field, new, mix_state)
+            fallback = False
+            if hasattr(problem, "field_is_admissible") and not problem.field_is_admissible(
+                    jnp.asarray(mixed)):
+                mixed = mixing.damped(field, new)
+                new_mix_state = mixing.init(field)
+                fallback = True
+            # commit the iteration
+            particles, fg_state, field, mix_state = new_particles, new_fg_state, mixed, new_mix_state
+            streak = streak + 1 if residual <= tol else 0
+            history["residual"].append(residual)
+            history["noise"].append(noise_rel)
+            history["tolerance"].append(tol)
+            history["acceptance"].append(float(info.get("acceptance", float("nan"))))
+            history["step_size"].append(float(info.get("step_size", float("nan"))))
+            history["field_norm"].append(float(np.linalg.norm(field)))
+            history["seconds"].append(time.perf_counter() - t0)
+            history["fallback"].append(fallback)
+            if float(np.linalg.norm(field)) > solver.divergence_factor * norm0:
+                status = Status.DIVERGED
+                message = (f"the background norm grew by more than {solver.divergence_factor:g}x "
+                           f"by iteration {iteration}: the coupling is probably beyond the "
+                           "stable range; lower it, add a stabiliser or use CavityAction")
+                iteration += 1
+                break
+            bar.update(iteration + 1, f"residual {residual:.2e} (tol {tol:.2e})"
+                       + (f" acc {info['acceptance']:.2f}" if "acceptance" in info else ""))
+            if ckpt_path is not None and (iteration + 1) % checkpoint_every == 0:
+                snapshot(iteration + 1)
+        else:
+            iteration = solver.max_iterations
+            if streak >= solver.patience:
+                status = Status.CONVERGED
+    except KeyboardInterrupt:
+        if ckpt_path is not None:
+            snapshot(len(history["residual"]))
+        bar.close("interrupted; state saved" if ckpt_path is not None else "interrupted")
+        raise
+    n_done = len(history["residual"])
+    if status == Status.CONVERGED:
+        message = (f"converged in {n_done} iterations: residual {residual:.2e}, "
+                   f"Monte-Carlo floor {noise_rel:.2e}")
+    elif status == Status.MAX_ITERATIONS:
+        message = (f"not converged after {n_done} iterations: residual {residual:.2e} > tolerance "
+                   f"{history['tolerance'][-1] if n_done else float('nan'):.2e}. Try more "
+                   "iterations, stronger damping (smaller beta), Anderson mixing, more particles "
+                   "or more foreground steps per iteration")
+    if ckpt_path is not None and status in (Status.CONVERGED, Status.MAX_ITERATIONS):
+        snapshot(n_done)
+    bar.close(message)
+    if status in (Status.CONVERGED, Status.MAX_ITERATIONS) and solver.n_average > 0 \
+            and stochastic:
+        particles, field, residual = _average_iterates(
+            problem, solver, particles, field, fg_state, mix_state, loop_key, n_done, history,
+            progress)
+        message += (f"; averaged over {solver.n_average} further iterations "
+                    f"({particles.n_particles} pooled particles)")
+    field_j = jnp.asarray(field)
+    try:
+        background = problem.background(field_j)
+    except Exception:  # a non-finite field cannot be factorised; keep the raw field
+        background = None
+    solution = Solution(
+        problem=problem, particles=particles, field=field_j, background=background,
+        status=status, message=message, iterations=n_done,
+        self_consistency_error=residual, noise_floor=noise_rel,
+        history={k: np.asarray(v) for k, v in history.items()}, seed=seed, solver=solver,
+    )
+    if status != Status.CONVERGED and throw:
+        raise SolveError(f"solve failed ({status}): {message}", solution)
+    return solution
