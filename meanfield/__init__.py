@@ -36,7 +36,7 @@ from ._data.tasks import (
     modular_addition_split as modular_addition_split,
     named_target as named_target,
 )
-from ._solver.particles import Particles as Particles
+from ._model.particles import Particles as Particles
 from ._model.bayesian import (
     BayesianBackground as BayesianBackground,
     BayesianProblem as BayesianProblem,

@@ -149,7 +149,7 @@ def test_droplet_basin_against_mala():
     import jax.numpy as jnp
 
     from meanfield._solver.foreground import LangevinState
-    from meanfield._solver.particles import Particles
+    from meanfield._model.particles import Particles
 
     P, N, gam = 7, 100.0, 1.0
     th = ModularTheory(P=P, width=N, stabiliser=gam)

@@ -112,7 +112,7 @@ from .._observables.distances import maximum_mean_discrepancy, sliced_wasserstei
 from .._model.dynamics import ResidualBackground, TrainingProblem, train_network
 from .._solver.foreground import Langevin
 from .._solver.mixing import Damped
-from .._solver.particles import Particles
+from .._model.particles import Particles
 from .._misc import Progress
 from .._solver.solve import FixedPoint, solve
 from .._data.tasks import NAMED_TARGETS, gaussian_inputs

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .._misc import atomic_write as _atomic_write, jsonable, write_text
+from .._solver.solution import safe_summary
 
 FIGURES = ("neurons", "convergence", "predictions")
 
@@ -91,20 +92,6 @@ def solution_arrays(solution, prior_w=None) -> dict:
             pred = np.full(np.asarray(data.y).shape, np.nan)
         out[f"{split}_prediction"] = pred
     return out
-
-
-def safe_summary(solution) -> dict:
-    """`solution.summary()`, tolerating a failed solve whose predictions cannot be computed."""
-    try:
-        return solution.summary()
-    except Exception:
-        return {
-            "status": solution.status, "message": solution.message,
-            "iterations": int(solution.iterations),
-            "self_consistency_error": float(solution.self_consistency_error),
-            "noise_floor": float(solution.noise_floor), "train_loss": None, "test_loss": None,
-            "n_particles": solution.particles.n_particles, "seed": solution.seed,
-        }
 
 
 def build_summary(solution, *, free_energy=None, seed=None, wall_time=None,
@@ -198,7 +185,7 @@ class Results:
         import jax.numpy as jnp
 
         from .config import parse_config
-        from .._solver.particles import Particles
+        from .._model.particles import Particles
         from .._solver.solution import Solution
 
         problem, solver, seed, _ = parse_config(self.config, base_dir=self.path)

@@ -40,7 +40,7 @@ from jaxtyping import Array, Float
 
 from .activations import Activation, Quadratic
 from .._data.data import Data, Task
-from .._solver.particles import Particles
+from .particles import Particles
 
 
 _CHUNK_ELEMENTS = 1 << 24  # (particle, input) pairs per chunk: 128 MiB of float64 features

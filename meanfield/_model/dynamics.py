@@ -28,7 +28,7 @@ from jaxtyping import Array, Float
 
 from .activations import Activation
 from .._data.data import Data, Task
-from .._solver.particles import Particles
+from .particles import Particles
 
 
 class ResidualBackground(eqx.Module):

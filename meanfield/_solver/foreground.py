@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .particles import Particles
+from .._model.particles import Particles
 
 
 def _check_positive(name, value, *, integer=False):

@@ -8,7 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .particles import Particles
+from .._model.particles import Particles
 
 
 class Status:
@@ -108,3 +108,17 @@ class Solution(eqx.Module):
         if "seconds" in self.history:
             out["seconds"] = float(np.sum(self.history["seconds"]))
         return out
+
+
+def safe_summary(solution) -> dict:
+    """`solution.summary()`, tolerating a failed solve whose predictions cannot be computed."""
+    try:
+        return solution.summary()
+    except Exception:
+        return {
+            "status": solution.status, "message": solution.message,
+            "iterations": int(solution.iterations),
+            "self_consistency_error": float(solution.self_consistency_error),
+            "noise_floor": float(solution.noise_floor), "train_loss": None, "test_loss": None,
+            "n_particles": solution.particles.n_particles, "seed": solution.seed,
+        }

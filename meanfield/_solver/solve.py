@@ -35,7 +35,7 @@ import numpy as np
 
 from .foreground import Grid, Langevin, Tempering
 from .mixing import Anderson, Damped
-from .particles import Particles
+from .._model.particles import Particles
 from .._misc import Progress
 from .solution import Solution, SolveError, Status
 

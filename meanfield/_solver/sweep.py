@@ -41,8 +41,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .particles import Particles
-from .._io.results import _atomic_write, jsonable, safe_summary, write_text
+from .._model.particles import Particles
+from .._misc import atomic_write, jsonable, write_text
+from .solution import safe_summary
 from .solve import FixedPoint, fingerprint, solve
 
 
@@ -146,7 +147,7 @@ def sweep(make_problem: Callable, values: Sequence[float], solver: FixedPoint | 
         current = solution.particles
         if folder is not None:
             arrays = {"theta": np.asarray(current.theta), "weights": np.asarray(current.weights)}
-            _atomic_write(arrays_path, lambda fh: np.savez(fh, **arrays))
+            atomic_write(arrays_path, lambda fh: np.savez(fh, **arrays))
             write_text(record_path, json.dumps(record, allow_nan=False) + "\n")
             if ckpt.exists():
                 ckpt.unlink()
