@@ -7,7 +7,11 @@ Reads the results folders of
   NNGP/NTK baselines), optionally `python experiments/grokking_training.py --out DIR` (AdamW),
 
 and writes one table (markdown, and JSON) of alpha_c with error bars, and one figure of test
-accuracy against alpha with every curve on the same axes. It computes nothing itself.
+accuracy against alpha with every curve on the same axes. It runs no solver: every alpha_c of the
+table is recomputed here from the recorded accuracy curves by the library's one rule
+(`meanfield._apps.grokking.transition`: first rising crossing of (1/P + 1)/2), the same for the
+mean field, the Langevin ensembles and the baselines; where that differs from the value stored in
+a record, both are printed on stderr.
 
 Usage:
     python experiments/grokking_alpha.py --mf DIR [DIR ...] --langevin DIR [DIR ...]
@@ -29,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from meanfield._apps.grokking.transition import accuracy_transition, sweep_transition
+
 
 def _load(folder, name):
     path = Path(folder) / f"{name}.json"
@@ -39,6 +45,30 @@ def _load(folder, name):
 
 def _fmt(v, e):
     return "none in range" if v is None else f"{v:.3f} ± {e:.3f}"
+
+
+def _compare_stored(folder, what, stored, recomputed):
+    same = (stored is None and recomputed is None) or (
+        stored is not None and recomputed is not None and abs(stored - recomputed) < 5e-4)
+    if not same:
+        print(f"{folder}: {what}: alpha_c recorded {stored}, by the one rule {recomputed}",
+              file=sys.stderr)
+
+
+def _langevin_transition(d, width, start):
+    """alpha_t of one Langevin (or baseline) curve of a grokking_langevin record, recomputed."""
+    if start in ("prior", "fourier"):
+        pts = sorted((q for q in d["points"] if q["width"] == width and q["start"] == start),
+                     key=lambda q: q["alpha"])
+        c = accuracy_transition([q["alpha"] for q in pts],
+                                [q["test_accuracy_chains_mean"] for q in pts], d["P"],
+                                stderr=[q["test_accuracy_chains_stderr"] or 0.0 for q in pts])
+    else:
+        bs = sorted((b for b in d["baselines"] if b["width"] == width and b[start]),
+                    key=lambda b: b["alpha"])
+        c = accuracy_transition([b["alpha"] for b in bs],
+                                [b[start]["test_accuracy"] for b in bs], d["P"])
+    return {"alpha_t": c.value, "alpha_t_err": c.error}
 
 
 def main(argv=None) -> int:
@@ -68,11 +98,13 @@ def main(argv=None) -> int:
                 label=lab + " up")
         ax.plot(a[held], np.asarray(d["test_accuracy_down"])[held], "s--", color=f"C{i}",
                 lw=2, alpha=0.6, label=lab + " down")
-        lb = d.get("alpha_c_lower_bound")
+        ac, err, _ = sweep_transition(a, d["test_accuracy"], d["test_accuracy_down"], d["P"])
+        _compare_stored(folder, "mean field", d["alpha_c"], ac)
+        lb = float(a[held].max()) if held.any() else None
         rows.append({"source": "mean field (particles)", "P": d["P"], "N": d["N"],
                      "sigma2": d["sigma2"], "action": d["action"], "start": "up/down",
-                     "alpha_c": d["alpha_c"], "alpha_c_err": d["alpha_c_err"],
-                     "note": "" if d["alpha_c"] is not None else f"alpha_c > {lb}"})
+                     "alpha_c": ac, "alpha_c_err": err,
+                     "note": "" if ac is not None else f"alpha_c > {lb}"})
     styles = {"prior": "-", "fourier": ":"}
     colour = iter(f"C{k}" for k in range(3, 100))  # one colour per (folder, width)
     for folder in args.langevin:
@@ -93,6 +125,10 @@ def main(argv=None) -> int:
                             label=f"Langevin N={width} ({start} start)")
             for t in d["transitions"]:
                 if t["width"] == width:
+                    new = _langevin_transition(d, width, t["start"])
+                    _compare_stored(folder, f"N={width} {t['start']}", t["alpha_t"],
+                                    new["alpha_t"])
+                    t = {**t, **new}
                     rows.append({"source": {"prior": "Langevin", "fourier": "Langevin",
                                             "nngp": "NNGP", "ntk": "NTK"}[t["start"]],
                                  "P": d["P"], "N": width,

@@ -17,8 +17,10 @@ sigma^2 = noise_ref * sqrt(100/N), which keeps u = 2 sigma_a2 P^2 / (N sigma^4) 
 of the posterior-mean predictor, the mean per-chain test accuracy, the Fourier observables of the
 final neurons (`fourier_summary`), split R-hat, acceptance and wall time; NNGP (same noise) and
 NTK (gradient flow) predictors on the same task. The transition alpha of each curve is where the
-test accuracy first crosses (1/P + 1)/2, by linear interpolation, with an error of half the
-bracketing interval (or the shift of the crossing under the chains' standard error, if larger).
+test accuracy first rises through (1/P + 1)/2, by linear interpolation, with an error of half the
+bracketing interval (or the shift of the crossing under the chains' standard error, if larger):
+the library's one rule (`meanfield._apps.grokking.transition`), the same as the mean field's.
+Specialised neurons are counted by `specialised_mask` (threshold 8), as in `grokking_sweep`.
 
 Every finished (N, alpha, start) point is saved at once under OUT/points/; a rerun with the same
 settings reuses them (`--fresh` recomputes).
@@ -48,6 +50,9 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import meanfield as mf  # noqa: E402
+from meanfield._apps.grokking.transition import (  # noqa: E402
+    accuracy_midpoint, accuracy_transition, specialised_fraction,
+)
 from meanfield._misc import Progress  # noqa: E402
 from meanfield._io.results import jsonable, write_experiment, write_text  # noqa: E402
 
@@ -159,7 +164,7 @@ def run_point(args, width, alpha, start):
     z = np.asarray(s.z).reshape(-1, 2 * P)
     readout = np.asarray(s.ahat).reshape(-1, P)
     fourier = mf.fourier_summary(z, P, readout=readout)
-    r2 = np.sum(z**2, axis=1)
+    r2 = np.sum(z**2, axis=1)  # squared norm of the whitened input weights
     return {
         "width": width, "alpha": alpha, "start": start, "noise": noise,
         "n_train": train.n, "n_test": test.n,
@@ -177,7 +182,7 @@ def run_point(args, width, alpha, start):
         "ipr_mean": fourier["ipr_mean"], "ipr_random": fourier["ipr_random"],
         "phase_coherence": fourier.get("phase_coherence"),
         "dominant_frequency_counts": fourier["dominant_frequency_counts"],
-        "droplet_sized_fraction": float(np.mean(r2 > 40.0)),
+        "specialised_fraction": specialised_fraction(z, P),
         "r2_quantiles_50_90_99": np.percentile(r2, [50, 90, 99]).tolist(),
         "rhat": s.rhat, "ess": s.ess, "acceptance": s.acceptance,
         "step_size": s.step_sizes[1], "wall_time_s": wall, "seed_setting": seed_info,
@@ -200,30 +205,10 @@ def baselines(args, width, alpha):
     return out
 
 
-def transition(alphas, acc, level, stderr=None):
-    """First upward crossing of `level` by linear interpolation: (alpha_t, err) or (None, None).
-
-    err = half the bracketing interval, or half the spread of the crossings of acc +- stderr if
-    that is larger."""
-    alphas, acc = np.asarray(alphas, float), np.asarray(acc, float)
-
-    def cross(a):
-        for i in range(len(alphas) - 1):
-            if a[i] < level <= a[i + 1]:
-                t = (level - a[i]) / (a[i + 1] - a[i])
-                return alphas[i] + t * (alphas[i + 1] - alphas[i]), i
-        return None, None
-
-    at, i = cross(acc)
-    if at is None:
-        return None, None
-    err = 0.5 * (alphas[i + 1] - alphas[i])
-    if stderr is not None and np.all(np.isfinite(stderr)):
-        lo, _ = cross(acc + np.asarray(stderr))
-        hi, _ = cross(acc - np.asarray(stderr))
-        if lo is not None and hi is not None:
-            err = max(err, 0.5 * abs(hi - lo))
-    return float(at), float(err)
+def transition(alphas, acc, P, stderr=None):
+    """(alpha_t, err) by the library's one rule (`accuracy_transition`), or (None, None)."""
+    c = accuracy_transition(alphas, acc, P, stderr=stderr)
+    return (c.value, c.error) if c.crossed else (None, None)
 
 
 def figure(result, P):
@@ -303,7 +288,7 @@ def main(argv=None) -> int:
         for alpha in args.alphas:
             base.append(jsonable({"width": width, "alpha": alpha,
                                   **baselines(args, width, alpha)}))
-    level = 0.5 * (1.0 / args.P + 1.0)
+    level = accuracy_midpoint(args.P)
     transitions = []
     for width in args.widths:
         for start in STARTS:
@@ -312,8 +297,8 @@ def main(argv=None) -> int:
             a = [p["alpha"] for p in pts]
             acc = [p["test_accuracy_chains_mean"] for p in pts]
             se = [p["test_accuracy_chains_stderr"] or 0.0 for p in pts]
-            at, err = transition(a, acc, level, se)
-            at_mean, err_mean = transition(a, [p["test_accuracy"] for p in pts], level)
+            at, err = transition(a, acc, args.P, se)
+            at_mean, err_mean = transition(a, [p["test_accuracy"] for p in pts], args.P)
             transitions.append({"width": width, "start": start, "alpha_t": at, "alpha_t_err": err,
                                 "alpha_t_posterior_mean_predictor": at_mean,
                                 "alpha_t_posterior_mean_predictor_err": err_mean})
@@ -321,7 +306,7 @@ def main(argv=None) -> int:
             bs = sorted((b for b in base if b["width"] == width and b[method]),
                         key=lambda b: b["alpha"])
             at, err = transition([b["alpha"] for b in bs],
-                                 [b[method]["test_accuracy"] for b in bs], level)
+                                 [b[method]["test_accuracy"] for b in bs], args.P)
             transitions.append({"width": width, "start": method, "alpha_t": at,
                                 "alpha_t_err": err})
     config = {k: v for k, v in vars(args).items() if k not in ("json", "out", "fresh")}

@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 NAME = "grokking_training"
 sys.path.insert(0, str(HERE))
 from grokking_langevin import transition  # noqa: E402
+from meanfield._apps.grokking.transition import accuracy_midpoint  # noqa: E402
 
 
 def _floats(text):
@@ -201,7 +202,7 @@ def main(argv=None) -> int:
         bar.update(i + 1, f"N={width} alpha={alpha:g} wd={decay} seed={seed}: grok step "
                           f"{rec['grok_step']} final test acc {rec['final_test_accuracy']:.2f}")
     bar.close()
-    level = 0.5 * (1.0 + 1.0 / args.P)
+    level = accuracy_midpoint(args.P)
     table = []
     for width in args.widths:
         for decay in args.weight_decays:
@@ -218,7 +219,7 @@ def main(argv=None) -> int:
                 row["final_test_accuracy"].append(float(a.mean()))
                 row["grok_step_mean"].append(float(np.mean(g)) if g else None)
                 row["grokked_seeds"].append(f"{len(g)}/{len(rs)}")
-            row["alpha_t"], row["alpha_t_err"] = transition(args.alphas, accs, level, ses)
+            row["alpha_t"], row["alpha_t_err"] = transition(args.alphas, accs, args.P, ses)
             table.append(row)
     config = {k: v for k, v in vars(args).items() if k not in ("json", "out", "fresh")}
     payload = {"widths": args.widths, "alphas": args.alphas, "weight_decays": args.weight_decays,

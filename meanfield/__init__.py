@@ -9,6 +9,7 @@ _jax.config.update("jax_enable_x64", True)
 from ._model.activations import (
     ACTIVATION_NAMES as ACTIVATION_NAMES,
     Activation as Activation,
+    ClippedReLU as ClippedReLU,
     Erf as Erf,
     HardTanh as HardTanh,
     Identity as Identity,
@@ -101,10 +102,8 @@ from ._apps.llc.learning_zero import (
     run_llc_experiment as run_llc_experiment,
 )
 from ._solver.sweep import SweepResult as SweepResult, crossing as crossing, sweep as sweep
-from ._apps.grokking.theory import (
-    CubicTeacherTheory as CubicTeacherTheory,
-    ModularTheory as ModularTheory,
-)
+from ._apps.grokking.theory import ModularTheory as ModularTheory
+from ._apps.cubic_teacher import CubicTeacherTheory as CubicTeacherTheory
 from ._apps.grokking.fourier_modes import (
     FourierModePoint as FourierModePoint,
     FourierModeTheory as FourierModeTheory,
@@ -119,7 +118,6 @@ from ._observables.fourier import (
     single_frequency_fraction as single_frequency_fraction,
     specialised_mask as specialised_mask,
 )
-from ._model.clipped_relu import ClippedReLU as ClippedReLU
 from ._observables.distances import (
     maximum_mean_discrepancy as maximum_mean_discrepancy,
     sliced_wasserstein as sliced_wasserstein,

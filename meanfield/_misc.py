@@ -39,7 +39,13 @@ __all__ = ["check_integer", "check_positive", "check_real", "check_fraction", "a
 
 
 def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    """A real number: a Python/numpy scalar or a 0-d array of a real dtype (not a bool)."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, numbers.Real):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return getattr(value, "ndim", None) == 0 and dtype is not None and np.dtype(dtype).kind in "iuf"
 
 
 def check_integer(name: str, value, *, minimum: int = 1, hint: str = "") -> int:

@@ -60,4 +60,6 @@ for g in result["widths"]:
           f"R-hat {g['rhat']['potential']:.3f}")
 
 # %%
-res["figure"]
+from meanfield._io.figures import plot_compare  # noqa: E402
+
+plot_compare(res["result"], res["arrays"])

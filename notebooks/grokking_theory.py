@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import meanfield as mf
-from meanfield._cli.grokking import plot_theory_scan
+from meanfield._io.figures import plot_theory_scan
 
 SMALL = os.environ.get("MEANFIELD_NOTEBOOK_SMALL") == "1"
 P = 7 if SMALL else 11

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import meanfield as mf
+from meanfield._data.tasks import NAMED_TARGETS
 from meanfield._io.config import (
     DEFAULT_CONFIG,
     ConfigError,
@@ -85,6 +86,19 @@ def test_documented_errors(cfg, fragments):
     for frag in fragments:
         assert frag in msg, (frag, msg)
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("typo, meant", [("xr", "xor"), ("x1x3", "x1x2"), ("tanh_x2", "tanh_x1")])
+def test_misspelt_target_gets_a_did_you_mean(typo, meant):
+    assert meant in NAMED_TARGETS
+    with pytest.raises(ConfigError, match=f"did you mean '{meant}'"):
+        parse({"task": {"kind": "gaussian", "dim": 2, "target": typo}})
+
+
+def test_unrelated_target_gets_no_guess():
+    with pytest.raises(ConfigError) as info:
+        parse({"task": {"kind": "gaussian", "dim": 2, "target": "mnist"}})
+    assert "did you mean" not in str(info.value) and "allowed names" in str(info.value)
 
 
 def test_finite_data_relative_path(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._apps.grokking.theory import CubicTeacherTheory
+from meanfield._apps.cubic_teacher import CubicTeacherTheory
 
 
 def test_hermite_features_against_quadrature():
@@ -114,7 +114,7 @@ def test_control_parameter_matches_the_papers_u_and_is_invariant_in_the_joint_li
 def test_gamma_law_nodes_exact_moments_at_large_d():
     # scipy's roots_genlaguerre weights overflow for chi^2 with d > ~343 dof; ours must not
     from scipy import special
-    from meanfield._apps.grokking.theory import _gamma_law_nodes
+    from meanfield._apps.cubic_teacher import _gamma_law_nodes
     x, lw = _gamma_law_nodes(0.5 * 149, 48)
     x0, w0 = special.roots_genlaguerre(48, 0.5 * 149 - 1.0)
     np.testing.assert_allclose(x, x0, rtol=1e-12)

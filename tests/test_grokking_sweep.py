@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield._apps.grokking.sweep import _alpha_c_of
+from meanfield._apps.grokking.transition import accuracy_transition, sweep_transition
 
 
 def _droplet(P, k, x, phase_u, phase_v):
@@ -38,10 +38,24 @@ def test_alpha_c_interpolates_the_midpoint_crossing():
     P = 5
     alphas = np.array([0.2, 0.4, 0.6, 0.8])
     acc = np.array([0.0, 0.2, 1.0, 1.0])  # midpoint 0.6 crossed between 0.4 and 0.6
-    value, err = _alpha_c_of(alphas, acc, P)
-    assert value == pytest.approx(0.4 + 0.2 * (0.6 - 0.2) / 0.8)
-    assert err == pytest.approx(0.1)
-    assert _alpha_c_of(alphas, np.zeros(4), P) is None
+    c = accuracy_transition(alphas, acc, P)
+    assert c.value == pytest.approx(0.4 + 0.2 * (0.6 - 0.2) / 0.8)
+    assert c.error == pytest.approx(0.1)
+    assert accuracy_transition(alphas, np.zeros(4), P).status == "never"
+    assert accuracy_transition(alphas, np.ones(4), P).status == "beyond_at_start"
+    # alpha = 1 holds nothing out and is ignored
+    c = accuracy_transition(np.r_[alphas, 1.0], np.r_[acc, 0.0], P, stderr=[0, 0.1, 0.1, 0, 0])
+    assert c.value == pytest.approx(0.4 + 0.2 * (0.6 - 0.2) / 0.8)
+    # chain errors that move the crossing by more than the bracket widen the error
+    fine = np.array([0.40, 0.41, 0.42, 0.43])
+    c = accuracy_transition(fine, [0.2, 0.5, 0.7, 0.9], P, stderr=[0.2, 0.2, 0.2, 0.2])
+    assert c.error > 0.005
+    # a sweep up and back down: the mean of the branches, the spread counts as error
+    value, err, per = sweep_transition(alphas, acc, [0.0, 1.0, 1.0, 1.0], P)
+    assert per["down"].bracket == (0.2, 0.4)
+    assert value == pytest.approx(0.5 * (per["up"].value + per["down"].value))
+    assert err == pytest.approx(max(0.1, 0.5 * abs(per["up"].value - per["down"].value)))
+    assert sweep_transition(alphas, np.zeros(4), np.zeros(4), P)[:2] == (None, None)
 
 
 def _tiny_solver():

@@ -30,6 +30,47 @@ def test_large_rules_beyond_numpy():
         assert abs(w @ z**4 - 3) < 1e-12
 
 
+@pytest.mark.parametrize("n", [200, 400, 1000])
+def test_one_gauss_hermite_rule_against_independent_references(n):
+    """The one rule (meanfield._data.quadrature) at 200, 400, 1000 nodes: the normal's even moments
+    E[z^2m] = (2m - 1)!! exactly (m <= 40 < n), odd moments zero, weights >= 0 summing to one,
+    nodes symmetric and distinct; against numpy's hermegauss (a different construction) where it
+    is finite (n = 200)."""
+    from meanfield._data.quadrature import gauss_hermite_normal
+    assert gauss_hermite_rule is gauss_hermite_normal           # one rule, two names
+    z, w = gauss_hermite_normal(n)
+    assert z.shape == w.shape == (n,) and np.all(np.diff(z) > 0)
+    np.testing.assert_array_equal(z, -z[::-1])
+    np.testing.assert_array_equal(w, w[::-1])
+    assert np.all(w >= 0) and abs(w.sum() - 1) < 1e-14
+    # positive wherever representable: zeros only in the two tails, where exp(-z^2/2) < 1e-300
+    assert np.all(w[np.abs(z) < 30] > 0) and np.all(np.abs(z[w == 0]) > 36)
+    if n == 200:
+        assert np.all(w > 0)
+    for m in range(1, 41):
+        exact = math.prod(range(1, 2 * m, 2))                     # (2m - 1)!!
+        assert abs(w @ z ** (2 * m) / exact - 1) < 1e-13, m
+        scale = math.sqrt(math.prod(range(1, 4 * m - 2, 2)))        # sqrt(E[z^(4m-2)])
+        assert abs(w @ z ** (2 * m - 1)) < 1e-13 * scale, m
+    if n == 200:
+        ze, we = np.polynomial.hermite_e.hermegauss(n)
+        np.testing.assert_allclose(z, ze, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(w, we / we.sum(), rtol=1e-11)
+    else:
+        with np.errstate(all="ignore"):
+            assert not np.all(np.isfinite(np.polynomial.hermite_e.hermegauss(n)[1]))  # why one rule
+
+
+def test_gauss_hermite_rule_rejects_bad_node_counts():
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="n_nodes must be an integer >= 1"):
+            gauss_hermite_rule(bad)
+    z, w = gauss_hermite_rule(1)
+    assert z.tolist() == [0.0] and w.tolist() == [1.0]
+    z[0] = 5.0                                   # callers get their own copy of the cached rule
+    assert gauss_hermite_rule(1)[0].tolist() == [0.0]
+
+
 def test_parseval_and_network_spectrum():
     c = tanh_hermite_coefficients([1.0, 0.5], 150, 400)
     z, w = gauss_hermite_rule(400)

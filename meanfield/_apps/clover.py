@@ -94,59 +94,44 @@ Example (tiny, seconds; `meanfield clover` runs the real thing):
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from dataclasses import dataclass, field as dc_field
-from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._model.activations import ACTIVATION_NAMES, activation_from_name
-from .._model.clipped_relu import ClippedReLU
+from .._model.activations import ACTIVATION_REGISTRY, activation_from_name
 from .._observables.distances import maximum_mean_discrepancy, sliced_wasserstein, sphere_directions
 from .._model.dynamics import ResidualBackground, TrainingProblem, train_network
 from .._solver.foreground import Langevin
 from .._solver.mixing import Damped
 from .._model.particles import Particles
-from .._misc import Progress
+from .._misc import Progress, as_key, check_integer, check_positive
 from .._solver.solve import FixedPoint, solve
 from .._data.tasks import NAMED_TARGETS, gaussian_inputs
 
 __all__ = ["CloverSetting", "CloverResult", "run_clover", "plot_clover", "plot_other_pairs",
-           "random_feature_background", "train_foreground", "OTHER_PAIRS", "add_command"]
+           "random_feature_background", "train_foreground", "OTHER_PAIRS"]
 
 #: Other (activation, target) pairs drawn next to the clover: the odd HardTanh cannot fit the
 #: even XOR (its cloud stays at the prior), HardTanh on an odd target makes two lobes, and the
 #: clipped ReLU on the polynomial x1 x2 makes a clover again.
 OTHER_PAIRS = (("hardtanh", "xor"), ("hardtanh", "tanh_x1"), ("clipped_relu", "x1x2"))
 
-ACTIVATIONS = ("clipped_relu",) + tuple(ACTIVATION_NAMES)
+#: every registered activation ("clipped_relu" and the `ACTIVATION_NAMES`)
+ACTIVATIONS = tuple(ACTIVATION_REGISTRY)
 
 
 def make_activation(name: str):
-    """An activation by name: "clipped_relu" or any of `ACTIVATION_NAMES`."""
-    if name == "clipped_relu":
-        return ClippedReLU()
-    if name not in ACTIVATION_NAMES:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+    """An activation by name, any of `ACTIVATIONS` (`activation_from_name`, the one registry).
+
+    Example:
+        >>> make_activation("clipped_relu")
+        ClippedReLU()
+    """
     return activation_from_name(name)
-
-
-def _check(name, value, *, integer=False, minimum=None, positive=False):
-    if integer:
-        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        if not ok or (minimum is not None and value < minimum):
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    else:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-        if not ok or (positive and not value > 0) or (not positive and value < 0):
-            what = "a finite positive number" if positive else "a finite number >= 0"
-            raise ValueError(f"{name} must be {what}, got {value!r}")
 
 
 class CloverSetting(eqx.Module):
@@ -203,17 +188,17 @@ class CloverSetting(eqx.Module):
             raise ValueError(f"target must be one of {sorted(NAMED_TARGETS)}, got {self.target!r}")
         make_activation(self.activation)
         for name in ("width", "n_foreground"):
-            _check(name, getattr(self, name), integer=True, minimum=2)
+            check_integer(name, getattr(self, name), minimum=2)
         for name in ("n_steps", "n_nodes", "solve_iterations", "solve_steps", "n_directions",
                      "n_splits", "solve_patience"):
-            _check(name, getattr(self, name), integer=True, minimum=1)
-        _check("seed", self.seed, integer=True, minimum=0)
+            check_integer(name, getattr(self, name), minimum=1)
+        check_integer("seed", self.seed, minimum=0)
         for name in ("weight_decay", "temperature", "learning_rate", "mixing", "solve_rtol",
                      "solve_noise_factor"):
-            _check(name, getattr(self, name), positive=True)
+            check_positive(name, getattr(self, name))
         for name in ("init_w2", "init_a2"):
             if getattr(self, name) is not None:
-                _check(name, getattr(self, name), positive=True)
+                check_positive(name, getattr(self, name))
         if self.mixing > 1:
             raise ValueError(f"mixing must lie in (0, 1], got {self.mixing!r}")
         for pair in self.other_pairs:
@@ -245,10 +230,6 @@ class CloverSetting(eqx.Module):
                 for k, v in ((f, getattr(self, f)) for f in self.__dataclass_fields__)}
 
 
-def _as_key(key):
-    return jax.random.PRNGKey(key) if isinstance(key, (int, np.integer)) else key
-
-
 _measure = eqx.filter_jit(lambda problem, particles: problem.measure(particles))
 
 
@@ -274,7 +255,7 @@ def random_feature_background(problem: TrainingProblem, particles: Particles) ->
 def train_foreground(setting: CloverSetting, problem: TrainingProblem,
                      background: ResidualBackground, key, n_particles: int) -> Particles:
     """`n_particles` i.i.d. neurons from the initialisation, trained against a frozen background."""
-    k_init, k_run = jax.random.split(_as_key(key))
+    k_init, k_run = jax.random.split(as_key(key)[0])
     fg = setting.foreground()
     particles, state = fg.init(problem, k_init, n_particles)
     particles, _, _ = fg.run(problem, particles, background, k_run, state)
@@ -597,79 +578,3 @@ def plot_other_pairs(result: CloverResult):
     fig.suptitle("neuron clouds of jointly trained networks (red: a > 0, blue: a < 0)",
                  fontsize=10)
     return fig
-
-
-# ------------------------------------------------------------------------------------------
-# command line
-
-def add_command(sub) -> None:
-    """Register `meanfield clover` on the argparse subparsers object `sub`."""
-    p = sub.add_parser(
-        "clover", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        help="clover-leaf neuron clouds: foreground neurons reproduce their background",
-        description="Train a wide mean-field network on the continuous XOR with 2-D Gaussian "
-                    "inputs (infinite data), train i.i.d. foreground neurons against its frozen "
-                    "residual, compare with a GP-like control and the fixed point solved from "
-                    "scratch, and report sliced-Wasserstein distances against the noise floor. "
-                    "Exit code 0 on success.")
-    p.add_argument("--width", type=int, default=2048, metavar="N",
-                   help="neurons of the joint network and of the foreground")
-    p.add_argument("--steps", type=int, default=2000, metavar="S",
-                   help="Langevin steps of every training (learning rate 0.5, T = lambda = 0.01)")
-    p.add_argument("--nodes", type=int, default=16, metavar="K",
-                   help="Gauss-Hermite nodes per input axis (K^2 weighted points)")
-    p.add_argument("--solve-iterations", type=int, default=300, metavar="I",
-                   help="most fixed-point iterations of the from-scratch solve")
-    p.add_argument("--no-solve", action="store_true", help="skip the from-scratch fixed point")
-    p.add_argument("--no-pairs", action="store_true",
-                   help="skip the other activation/target pairs")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="results folder (clover.json, config.json, arrays.npz, clover.png, "
-                        "clover_pairs.png); nothing is written without it")
-    p.add_argument("--json", action="store_true",
-                   help="print exactly one JSON object (the summary) on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.set_defaults(func=run_command)
-
-
-def run_command(args) -> int:
-    from .._io.results import jsonable, write_experiment
-
-    try:
-        setting = CloverSetting(width=args.width, n_foreground=args.width, n_steps=args.steps,
-                                n_nodes=args.nodes, solve_iterations=args.solve_iterations,
-                                other_pairs=() if args.no_pairs else OTHER_PAIRS, seed=args.seed)
-    except ValueError as err:
-        print(f"meanfield clover: error: {err}", file=sys.stderr)
-        return 2
-    t0 = time.perf_counter()
-    result = run_clover(setting, progress=not args.quiet, solve_from_scratch=not args.no_solve)
-    wall = time.perf_counter() - t0
-    summary = dict(result.summary)
-    if args.out:
-        figs = {"clover": plot_clover(result)}
-        if result.other_pairs:
-            figs["clover_pairs"] = plot_other_pairs(result)
-        write_experiment(args.out, "clover", summary, config=setting.as_dict(), seed=args.seed,
-                         figures=figs, arrays=result.arrays(), wall_time=wall)
-        summary["results"] = str(Path(args.out))
-    summary["wall_time_s"] = wall
-    if args.json:
-        print(json.dumps(jsonable(summary), allow_nan=False))
-    else:
-        r = summary
-        print(f"joint loss {r['joint_loss']:.5g} (mean {r['joint_loss_mean']:.5g} +- "
-              f"{r['joint_loss_std']:.2g}), recombined foreground loss {r['recombined_loss']:.5g}, "
-              f"GP-like control loss {r['control_loss']:.5g}")
-        print(f"sliced W2 to background: foreground {r['foreground_distance']:.4g}, noise floor "
-              f"{r['noise_floor']:.4g}, control {r['control_distance']:.4g}, untrained control "
-              f"{r['untrained_control_distance']:.4g}, fixed point "
-              f"{_fmt(r['fixed_point_distance'])} ({r.get('fixed_point_status', 'skipped')})")
-        if args.out:
-            print(f"results in {args.out}")
-    return 0
-
-
-def _fmt(v):
-    return "n/a" if v is None else f"{v:.4g}"

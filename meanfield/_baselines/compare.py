@@ -33,11 +33,7 @@ coupling c = sigma_a2/N then vanishes and both it and the network tend to the NN
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -45,7 +41,7 @@ from .._model.bayesian import BayesianProblem, LinearisedAction
 from .posterior import NetworkPosterior, PosteriorLangevin, sample_posterior
 from .predictors import kernel_alignment, nngp_predictor, ntk_predictor, regression_loss
 
-__all__ = ["compare", "add_command", "fit_power_law"]
+__all__ = ["compare", "fit_power_law", "table"]
 
 SCALINGS = ("meanfield", "standard")
 
@@ -106,7 +102,7 @@ def compare(problem: BayesianProblem, widths, *, solver=None, sampler: Posterior
         progress: report on stderr.
 
     Returns:
-        {"result": JSON-ready dict, "arrays": dict of numpy arrays, "figure": matplotlib figure}.
+        {"result": JSON-ready dict, "arrays": dict of numpy arrays} (the figure: `plot_compare`).
     """
     from .._solver.solve import FixedPoint, solve
 
@@ -239,66 +235,7 @@ def compare(problem: BayesianProblem, widths, *, solver=None, sampler: Posterior
         "mean_field_status": ref["solution"].status,
         "wall_time_s": time.perf_counter() - t0,
     }
-    return {"result": result, "arrays": arrays, "figure": _figure(result, arrays)}
-
-
-def _figure(result, arrays):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
-    methods = result["methods"]
-    names = list(methods)
-    ax = axes[0]
-    ax.bar(range(len(names)), [methods[k]["test_loss"] for k in names],
-           color=["C3", "C0", "C1"] + ["C2"] * (len(names) - 3))
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([k.replace("langevin_", "Langevin ") for k in names], rotation=40,
-                       ha="right")
-    ax.set_ylabel("test loss 0.5 <(f - y)^2>")
-    ax.set_title("test loss per method")
-
-    rows = result["widths"]
-    n = np.array([r["width"] for r in rows], dtype=float)
-    ax = axes[1]
-    ax.plot(n, [r["gap"] for r in rows], "o-", color="C2",
-            label="|f_N - f_MF| (Langevin ensemble)")
-    # only where the raw gap is resolved above its floor; below it the debiased gap is noise
-    ax.plot(n, [r["gap_debiased"] if r["gap"] > 1.02 * r["gap_floor"] and r["gap_debiased"] > 0
-                else np.nan for r in rows], "^-", color="C4",
-            label="debiased sqrt(gap^2 - floor^2) (where gap > floor)")
-    ax.plot(n, [r["gap_floor"] for r in rows], "k:", label="Monte-Carlo floor")
-    ax.plot(n, [r["gap_nngp"] for r in rows], "s--", color="C0", label="|f_N - f_NNGP|")
-    ax.axhline(methods["nngp"]["gap_to_mean_field"], color="C0", lw=0.8,
-               label="|f_NNGP - f_MF|")
-    ax.plot(n[:-1], [r["gap_to_widest"] for r in rows[:-1]], "v-", color="C5",
-            label=f"|f_N - f_{int(n[-1])}| (self-convergence)")
-    fit = result.get("gap_fit")
-    if fit:
-        grid = np.geomspace(n.min(), n.max(), 50)
-        ax.plot(grid, fit["prefactor"] * grid ** (-fit["rate"]), "C2:",
-                label=f"fit N^-{fit['rate']:.2f}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("width N")
-    ax.set_ylabel("rms difference on test inputs")
-    ax.set_title(f"finite-N gap ({result['scaling']} scaling)")
-    ax.legend(fontsize=7)
-
-    ax = axes[2]
-    ax.plot(n, [r["alignment_to_mean_field"] for r in rows], "o-", color="C2",
-            label="Langevin kernel Q_N")
-    ax.axhline(methods["nngp"]["alignment_to_mean_field"], color="C0", label="NNGP K")
-    ax.axhline(methods["ntk"]["alignment_to_mean_field"], color="C1", label="NTK Theta")
-    ax.set_xscale("log")
-    ax.set_xlabel("width N")
-    ax.set_ylabel("alignment with mean-field Q")
-    ax.set_title("kernel alignment")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return {"result": result, "arrays": arrays}
 
 
 def table(result) -> str:
@@ -332,127 +269,3 @@ def table(result) -> str:
                  f"{fit['widths_used']}" if fit else
                  "gap rate not fitted (fewer than two widths above the Monte-Carlo floor)")
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------
-# command line
-
-
-def _int_list(text):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
-
-
-def add_command(sub) -> None:
-    """Register `meanfield compare` on the CLI's subparsers object."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    p = sub.add_parser(
-        "compare", formatter_class=fmt,
-        help="mean field vs NNGP, NTK and finite-width Langevin ensembles",
-        description="Solve the mean field of a Bayesian config, compute the NNGP and NTK "
-                    "predictors, sample the exact posterior of finite networks at several "
-                    "widths N by ensemble Langevin dynamics, and write a table, a figure and "
-                    "compare.json to DIR: test loss per method, kernel alignment with the "
-                    "mean-field kernel, and the gap |f_N - f_MF| vs N with a fitted rate.")
-    p.add_argument("config", nargs="?", metavar="CONFIG.toml", default=None,
-                   help="TOML config with model.kind = 'bayesian'; without it the built-in "
-                        "default problem of `meanfield solve` (DEFAULT_CONFIG)")
-    p.add_argument("--out", required=True, metavar="DIR", help="results folder")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object (test losses per method, gaps per width, fitted "
-                        "rate) on stdout")
-    p.add_argument("--widths", type=_int_list, default=[8, 16, 32, 64, 128], metavar="N,N,...",
-                   help="finite widths of the Langevin ensembles")
-    p.add_argument("--scaling", choices=SCALINGS, default="meanfield",
-                   help="how sigma_a2 and the noise change with N (see meanfield._compare): "
-                        "'meanfield' keeps the mean-field problem fixed (sigma_a2, noise ~ "
-                        "N0/N); 'standard' keeps the config's sigma_a2 and noise")
-    p.add_argument("--chains", type=int, default=16, help="independent Langevin chains per width")
-    p.add_argument("--warmup", type=int, default=2000, help="warm-up steps per chain")
-    p.add_argument("--samples", type=int, default=200, help="recorded draws per chain")
-    p.add_argument("--thin", type=int, default=10, help="Langevin steps between draws")
-    p.add_argument("--step-size", type=float, default=0.05,
-                   help="initial Langevin step (adapted during warm-up)")
-    p.add_argument("--method", choices=("marginal", "joint"), default="marginal",
-                   help="'marginal': read-out integrated out exactly; 'joint': per-layer "
-                        "preconditioned Langevin on both layers")
-    p.add_argument("--ntk-ridge", type=float, default=0.0,
-                   help="ridge of the NTK predictor (0 = infinite-time gradient flow)")
-    p.add_argument("--seed", type=int, default=None,
-                   help="seed overriding the config's top-level seed")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.set_defaults(func=run)
-
-
-def run(args) -> int:
-    from .._io.config import DEFAULT_CONFIG, ConfigError, load_config, loads, parse_config
-    from .._io.results import write_experiment, write_text
-
-    if args.config is None:
-        raw, base = loads(DEFAULT_CONFIG, source="DEFAULT_CONFIG"), Path.cwd()
-        if not args.quiet:
-            print("meanfield compare: no CONFIG given; using the built-in default problem",
-                  file=sys.stderr)
-    else:
-        path = Path(args.config)
-        load_config(path)
-        raw, base = loads(path.read_text(encoding="utf-8"), source=str(path)), \
-            path.resolve().parent
-    if args.seed is not None:
-        raw["seed"] = args.seed
-    problem, solver, seed, options = parse_config(raw, base_dir=base)
-    if not isinstance(problem, BayesianProblem):
-        raise ConfigError("compare needs model.kind = 'bayesian' (the finite network's posterior "
-                          "is the ground truth of the Bayesian mean field)")
-    for name in ("chains", "warmup", "samples", "thin"):
-        v = getattr(args, name)
-        if v < (0 if name == "warmup" else 1):
-            kind = "non-negative" if name == "warmup" else "positive"
-            raise ConfigError(f"--{name}: must be a {kind} integer, got {v}")
-    if not args.step_size > 0:
-        raise ConfigError(f"--step-size: must be positive, got {args.step_size}")
-    if not args.ntk_ridge >= 0:
-        raise ConfigError(f"--ntk-ridge: must be >= 0, got {args.ntk_ridge}")
-    sampler = PosteriorLangevin(n_chains=args.chains, n_warmup=args.warmup,
-                                n_samples=args.samples, thin=args.thin, step_size=args.step_size,
-                                method=args.method)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out: {str(out)!r} exists and is not a folder")
-    t0 = time.perf_counter()
-    res = compare(problem, args.widths, solver=solver, sampler=sampler, scaling=args.scaling,
-                  ntk_ridge=args.ntk_ridge, seed=seed, progress=not args.quiet)
-    result = res["result"]
-    settings = {"widths": args.widths, "scaling": args.scaling, "chains": args.chains,
-                "warmup": args.warmup, "samples": args.samples, "thin": args.thin,
-                "step_size": args.step_size, "method": args.method,
-                "ntk_ridge": args.ntk_ridge}
-    out.mkdir(parents=True, exist_ok=True)
-    text = table(result)
-    write_text(out / "table.txt", text + "\n")
-    record = write_experiment(out, "compare", {**result, "table": "table.txt"},
-                              config={**options["config"], "compare": settings}, seed=seed,
-                              figures={"compare": res["figure"]}, arrays=res["arrays"],
-                              wall_time=time.perf_counter() - t0)
-    if args.json:
-        brief = {
-            "test_loss": {k: v["test_loss"] for k, v in result["methods"].items()},
-            "gaps": [{k: r[k] for k in ("width", "gap", "gap_floor", "gap_debiased",
-                                        "gap_nngp", "alignment_to_mean_field")}
-                     | {"rhat_potential": r["rhat"]["potential"]} for r in result["widths"]],
-            "nngp_gap_to_mean_field": result["methods"]["nngp"]["gap_to_mean_field"],
-            "gap_fit": result["gap_fit"],
-            "self_convergence_fit": result["self_convergence_fit"], "results": str(out),
-        }
-        from .._io.results import jsonable
-
-        print(json.dumps(jsonable(brief), allow_nan=False))
-    else:
-        print(text)
-        print(f"results in: {out} ({', '.join(record['files'])}, table.txt)")
-    return 0

@@ -50,7 +50,7 @@ The ensemble's observables (`PosteriorSamples`): per-draw potential and train lo
 predictions, the posterior-mean predictor (average over chains and draws) with its standard error
 from the spread of the chain means, the empirical kernel
 Q_N(x, x') = sigma_a2 < (1/N) sum_i phi(w_i.x) phi(w_i.x') > (the finite-N counterpart of the mean
-field's Q), and split R-hat / ESS of the traces (`meanfield._mcmc_diagnostics`).
+field's Q), and split R-hat / ESS of the traces (`meanfield._observables.mcmc_diagnostics`).
 
 Example:
     >>> import meanfield as mf
@@ -67,7 +67,6 @@ Ringel 2023 and Rubin, Seroussi & Ringel 2024 (Langevin ensembles as the finite-
 
 from __future__ import annotations
 
-import math
 
 import equinox as eqx
 import jax
@@ -78,22 +77,10 @@ import numpy as np
 from .._model.activations import Activation
 from .._data.data import Task
 from .._observables.mcmc_diagnostics import effective_sample_size, split_rhat
-from .._misc import Progress
+from .._misc import Progress, as_key, check_fraction, check_integer, check_positive
+from .._solver.foreground.mala import MALAState, adapt_step_size, mala_init, mala_step
 
 __all__ = ["NetworkPosterior", "PosteriorLangevin", "PosteriorSamples", "sample_posterior"]
-
-
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not (0 < float(value) < math.inf):
-        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-    return float(value)
-
-
-def _count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def spd_inverse_logdet(a):
@@ -154,14 +141,11 @@ class NetworkPosterior(eqx.Module):
     stabiliser: float = 0.0
 
     def __check_init__(self):
-        _count("width", self.width)
+        check_integer("width", self.width)
         for name in ("noise", "sigma_w2", "sigma_a2"):
-            _positive(name, getattr(self, name))
-        s = self.stabiliser
-        if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) \
-                or not (0.0 <= float(s) < math.inf):
-            raise ValueError(f"stabiliser must be a finite number >= 0 (the sextic coefficient "
-                             f"gamma; 0 for none), got {s!r}")
+            check_positive(name, getattr(self, name))
+        check_positive("stabiliser", self.stabiliser, allow_zero=True,
+                       hint=" (the sextic coefficient gamma; 0 for none)")
         if not isinstance(self.activation, Activation):
             raise ValueError(f"activation must be a meanfield Activation, got {self.activation!r}")
 
@@ -346,16 +330,14 @@ class PosteriorLangevin(eqx.Module):
 
     def __check_init__(self):
         for name in ("n_chains", "n_samples", "thin", "n_windows"):
-            _count(name, getattr(self, name))
-        _count("n_warmup", self.n_warmup, minimum=0)
-        _positive("step_size", self.step_size)
+            check_integer(name, getattr(self, name))
+        check_integer("n_warmup", self.n_warmup, minimum=0)
+        check_positive("step_size", self.step_size)
         if self.method not in ("marginal", "joint"):
             raise ValueError(f"method must be 'marginal' or 'joint', got {self.method!r}")
         if not self.sample_input and self.method != "joint":
             raise ValueError("sample_input=False (frozen input weights) needs method='joint'")
-        if not 0 < self.target_acceptance < 1:
-            raise ValueError(f"target_acceptance must lie in (0, 1), got "
-                             f"{self.target_acceptance!r}")
+        check_fraction("target_acceptance", self.target_acceptance)
 
 
 class PosteriorSamples(eqx.Module):
@@ -431,41 +413,7 @@ class PosteriorSamples(eqx.Module):
 
 
 # ------------------------------------------------------------------------------------------
-# the MALA kernel on a pytree with one step size per leaf
-
-
-def _mala_step(value_and_grad, x, u, g, steps, key, metropolis):
-    """One MALA (or ULA) move of the pytree x; `steps` holds a step per leaf (None: frozen)."""
-    leaves, tree = jax.tree_util.tree_flatten(x)
-    g_leaves = jax.tree_util.tree_leaves(g)
-    keys = jax.random.split(key, len(leaves) + 1)
-    moving = [i for i, h in enumerate(steps) if h is not None]
-    xi = {i: jax.random.normal(keys[i + 1], leaves[i].shape, dtype=leaves[i].dtype)
-          for i in moving}
-    prop = list(leaves)
-    for i in moving:
-        prop[i] = leaves[i] - 0.5 * steps[i] * g_leaves[i] + jnp.sqrt(steps[i]) * xi[i]
-    prop_tree = jax.tree_util.tree_unflatten(tree, prop)
-    up, gp = value_and_grad(prop_tree)
-    gp_leaves = jax.tree_util.tree_leaves(gp)
-    finite = jnp.isfinite(up)
-    for i in moving:
-        finite = finite & jnp.all(jnp.isfinite(gp_leaves[i]))
-    if metropolis:
-        log_fwd = -0.5 * sum(jnp.sum(xi[i] ** 2) for i in moving)
-        log_bwd = -0.5 * sum(
-            jnp.sum((leaves[i] - prop[i] + 0.5 * steps[i] * gp_leaves[i]) ** 2) / steps[i]
-            for i in moving)
-        log_ratio = -(up - u) + log_bwd - log_fwd
-        take = finite & (jnp.log(jax.random.uniform(keys[0], dtype=u.dtype)) < log_ratio)
-        prob = jnp.where(finite, jnp.exp(jnp.minimum(log_ratio, 0.0)), 0.0)
-    else:
-        take = jnp.asarray(True)
-        prob = jnp.asarray(1.0, dtype=u.dtype)
-    pick = lambda new, old: jnp.where(take, new, old)  # noqa: E731
-    x = jax.tree_util.tree_map(pick, prop_tree, x)
-    g = jax.tree_util.tree_map(pick, gp, g)
-    return x, pick(up, u), g, prob
+# chains: the package's one MALA kernel (meanfield._solver.foreground.mala) on the state dict
 
 
 def _value_and_grad(post: NetworkPosterior, sampler: PosteriorLangevin):
@@ -482,19 +430,18 @@ def _value_and_grad(post: NetworkPosterior, sampler: PosteriorLangevin):
 
 
 def _leaf_steps(sampler, state, h_a, h_w):
-    """Per-leaf step sizes in the flattening order of the state dict (keys sorted)."""
-    return [{"ahat": h_a, "z": h_w if sampler.sample_input else None}[k] for k in sorted(state)]
+    """The step size of every leaf of the state dict (None: frozen)."""
+    return {k: {"ahat": h_a, "z": h_w if sampler.sample_input else None}[k] for k in state}
 
 
-def _mala_steps(vg, carry, steps, key, n_steps, metropolis):
-    """n_steps MALA steps of one chain from carry = (state, U, grad U); returns (carry, probs)."""
+def _mala_steps(vg, chain: MALAState, steps, key, n_steps, metropolis):
+    """n_steps MALA steps of one chain; returns (chain, acceptance probability per step)."""
 
     def body(c, k):
-        x, u, g = c
-        x, u, g, p = _mala_step(vg, x, u, g, steps, k, metropolis)
-        return (x, u, g), p
+        c, info = mala_step(vg, c, k, steps, metropolis=metropolis)
+        return c, info.acceptance_probability
 
-    return jax.lax.scan(body, carry, jax.random.split(key, n_steps))
+    return jax.lax.scan(body, chain, jax.random.split(key, n_steps))
 
 
 @eqx.filter_jit
@@ -503,10 +450,10 @@ def _run_block(post, sampler, states, keys, h_a, h_w, n_steps):
     vg = _value_and_grad(post, sampler)
 
     def one_chain(state, key):
-        u, g = vg(state)
         steps = _leaf_steps(sampler, state, h_a, h_w)
-        (x, _, _), probs = _mala_steps(vg, (state, u, g), steps, key, n_steps, sampler.metropolis)
-        return x, jnp.mean(probs)
+        chain, probs = _mala_steps(vg, mala_init(vg, state), steps, key, n_steps,
+                                   sampler.metropolis)
+        return chain.position, jnp.mean(probs)
 
     return jax.vmap(one_chain)(states, keys)
 
@@ -533,32 +480,25 @@ def _sample_block(post, sampler, states, keys, h_a, h_w, record_params):
         return loss, fte, k_tr, k_st
 
     def one_chain(state, key):
-        u0, g0 = vg(state)
         steps = _leaf_steps(sampler, state, h_a, h_w)
 
         def outer(carry, k):
-            (x, u, g), ktr_sum, kst_sum = carry
-            (x, u, g), probs = _mala_steps(vg, (x, u, g), steps, k, sampler.thin,
-                                           sampler.metropolis)
-            loss, fte, k_tr, k_st = observe(x)
-            rec = {"potential": u, "train_loss": loss, "test": fte, "acc": jnp.mean(probs)}
+            chain, ktr_sum, kst_sum = carry
+            chain, probs = _mala_steps(vg, chain, steps, k, sampler.thin, sampler.metropolis)
+            loss, fte, k_tr, k_st = observe(chain.position)
+            rec = {"potential": chain.value, "train_loss": loss, "test": fte,
+                   "acc": jnp.mean(probs)}
             if record_params:
-                rec["params"] = x
-            return ((x, u, g), ktr_sum + k_tr, kst_sum + k_st), rec
+                rec["params"] = chain.position
+            return (chain, ktr_sum + k_tr, kst_sum + k_st), rec
 
         n = xtr.shape[0]
-        init = ((state, u0, g0), jnp.zeros((n, n)), jnp.zeros((xte.shape[0], n)))
+        init = (mala_init(vg, state), jnp.zeros((n, n)), jnp.zeros((xte.shape[0], n)))
         (final, ktr, kst), rec = jax.lax.scan(outer, init,
                                               jax.random.split(key, sampler.n_samples))
-        return final[0], ktr / sampler.n_samples, kst / sampler.n_samples, rec
+        return final.position, ktr / sampler.n_samples, kst / sampler.n_samples, rec
 
     return jax.vmap(one_chain)(states, keys)
-
-
-def _as_key(key):
-    if isinstance(key, (int, np.integer)):
-        return jax.random.PRNGKey(int(key))
-    return key
 
 
 def sample_posterior(posterior: NetworkPosterior, sampler: PosteriorLangevin | None = None, *,
@@ -584,7 +524,7 @@ def sample_posterior(posterior: NetworkPosterior, sampler: PosteriorLangevin | N
     sampler = PosteriorLangevin() if sampler is None else sampler
     if not isinstance(posterior, NetworkPosterior):
         raise ValueError(f"posterior must be a NetworkPosterior, got {type(posterior).__name__}")
-    key = _as_key(key)
+    key, _ = as_key(key)
     k_init, k_read, k_warm, k_samp = jax.random.split(key, 4)
     m, n_neur, d, c_out = sampler.n_chains, posterior.width, posterior.dim, posterior.n_outputs
     if init is None:
@@ -620,7 +560,7 @@ def sample_posterior(posterior: NetworkPosterior, sampler: PosteriorLangevin | N
                                      h_a, h_w, size)
             acc = float(jnp.mean(acc))
             if sampler.metropolis:
-                h *= math.exp(float(np.clip(2.0 * (acc - sampler.target_acceptance), -1.5, 1.0)))
+                h = float(adapt_step_size(h, acc, sampler.target_acceptance))
             done += size
             bar.update(done, f"warm-up acc {acc:.2f} h {h:.2e}")
     h_a, h_w = step_sizes(h, states)

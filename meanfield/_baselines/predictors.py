@@ -39,7 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -48,6 +47,7 @@ from jax.scipy.linalg import cho_factor, cho_solve
 
 from .._model.activations import Activation
 from .._data.data import Data, Task
+from .._misc import check_positive
 from .._observables.kernels import gp_posterior, nngp_kernel, ntk_kernel
 
 __all__ = [
@@ -58,14 +58,6 @@ __all__ = [
     "classification_accuracy",
     "kernel_alignment",
 ]
-
-
-def _check_positive(name, value, allow_zero=False):
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(float(value)) or value < 0 or (value == 0 and not allow_zero):
-        what = "a finite number >= 0" if allow_zero else "a finite positive number"
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return float(value)
 
 
 def _prediction_for(name: str, f, data: Data):
@@ -183,7 +175,7 @@ def nngp_predictor(task: Task, activation: Activation, *, noise: float, sigma_w2
                    sigma_a2: float = 1.0) -> KernelPrediction:
     """GP posterior mean and latent variance with the NNGP kernel (module docstring)."""
     _check_task(task, activation)
-    noise = _check_positive("noise", noise)
+    noise = check_positive("noise", noise)
     kw = {"sigma_w2": sigma_w2, "sigma_a2": sigma_a2}
     xtr, xte = task.train.x, task.test.x
     k = nngp_kernel(activation, xtr, **kw)
@@ -208,7 +200,7 @@ def ntk_predictor(task: Task, activation: Activation, *, ridge: float = 0.0,
         return_var: compute the variance over initialisations (needs the NNGP kernel too).
     """
     _check_task(task, activation)
-    ridge = _check_positive("ridge", ridge, allow_zero=True)
+    ridge = check_positive("ridge", ridge, allow_zero=True)
     kw = {"sigma_w2": sigma_w2, "sigma_a2": sigma_a2}
     xtr, xte = task.train.x, task.test.x
     theta = ntk_kernel(activation, xtr, **kw)

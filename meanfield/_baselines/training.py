@@ -49,6 +49,7 @@ import optax
 
 from .._model.activations import Activation
 from .._data.data import Task
+from .._misc import check_integer, check_positive
 
 __all__ = ["TrainedNetwork", "train", "PARAMETERISATIONS", "OPTIMIZERS"]
 
@@ -106,20 +107,6 @@ def _forward(parameterisation, activation, sigma_w2, sigma_a2, params, x):
     return activation(x @ (jnp.sqrt(sigma_w2 / d) * w).T) @ (jnp.sqrt(sigma_a2 / n) * a)
 
 
-def _check(name, value, *, integer=False, allow_zero=False):
-    if integer:
-        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
-        if not ok:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        return int(value)
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) \
-        and math.isfinite(float(value)) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise ValueError(f"{name} must be a finite {'non-negative' if allow_zero else 'positive'}"
-                         f" number, got {value!r}")
-    return float(value)
-
-
 def train(task: Task, activation: Activation, *, width: int, parameterisation: str = "meanfield",
           optimizer: str = "gd", learning_rate: float = 0.1, n_steps: int = 1000,
           batch_size: int | None = None, weight_decay: float = 0.0, sigma_w2: float = 1.0,
@@ -152,19 +139,19 @@ def train(task: Task, activation: Activation, *, width: int, parameterisation: s
                          f"{parameterisation!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    width = _check("width", width, integer=True)
-    n_steps = _check("n_steps", n_steps, integer=True)
-    record_every = _check("record_every", record_every, integer=True)
-    learning_rate = _check("learning_rate", learning_rate)
-    weight_decay = _check("weight_decay", weight_decay, allow_zero=True)
+    width = check_integer("width", width)
+    n_steps = check_integer("n_steps", n_steps)
+    record_every = check_integer("record_every", record_every)
+    learning_rate = check_positive("learning_rate", learning_rate)
+    weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)
     for name, v in (("sigma_w2", sigma_w2), ("sigma_a2", sigma_a2), ("init_w2", init_w2),
                     ("init_a2", init_a2)):
-        _check(name, v)
+        check_positive(name, v)
     n = task.train.n
     if optimizer == "sgd":
         if batch_size is None:
             raise ValueError("optimizer='sgd' needs batch_size (an integer in [1, n_train])")
-        batch_size = _check("batch_size", batch_size, integer=True)
+        batch_size = check_integer("batch_size", batch_size)
         if batch_size > n:
             raise ValueError(f"batch_size must be <= n_train = {n}, got {batch_size}")
     else:

@@ -13,19 +13,26 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from .._apps.clover import CloverSetting
+from .._apps.grokking.theory import ModularTheory
+from .._baselines.posterior import PosteriorLangevin
+from .._baselines.predictors import regression_loss
+from .._io.config import DEFAULT_CONFIG, config_to_toml, loads, parse_config
+from .._io.figures import gp_prediction
 from .._io.report import write_report
-from .._io.results import jsonable, write_text
+from .._io.results import jsonable, write_results, write_text
+from .._solver.free_energy import free_energy
+from .._solver.solve import solve
+from .clover import clover_experiment
+from .common import EXIT_OK, FORMATTER
+from .compare import compare_experiment
+from .grokking import theory_experiment
 
 
 def _step_solve(folder: Path, small: bool, seed: int) -> dict:
     """The neuron distribution of the built-in default problem (`meanfield solve`)."""
-    from .._io.config import DEFAULT_CONFIG, loads, parse_config
-    from .._io.figures import _gp_prediction
-    from .._baselines.predictors import regression_loss
-    from .._solver.free_energy import free_energy
-    from .._io.results import write_results
-    from .._solver.solve import solve
-
     raw = loads(DEFAULT_CONFIG, source="DEFAULT_CONFIG")
     raw["seed"] = seed
     if small:
@@ -39,7 +46,7 @@ def _step_solve(folder: Path, small: bool, seed: int) -> dict:
     fe = free_energy(solution, key=seed) if options["free_energy"] and solution.converged else None
     summary = write_results(folder, solution, options["config"], free_energy=fe, seed=seed,
                             wall_time=time.perf_counter() - t0)
-    g = _gp_prediction(problem, problem.task.test.x)
+    g = gp_prediction(problem, problem.task.test.x)
     nngp_loss = None if g is None else regression_loss(g, problem.task.test)
     return {
         "title": "Neuron distribution of a Bayesian erf network (cubic teacher)",
@@ -58,26 +65,12 @@ def _step_solve(folder: Path, small: bool, seed: int) -> dict:
     }
 
 
-def _command(argv: list[str]) -> dict:
-    """Run a `meanfield` subcommand in-process with --json; return its JSON object."""
-    import contextlib
-    import io
-
-    from .main import main
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        rc = main(argv + ["--json"])
-    if rc != 0:
-        raise RuntimeError(f"`meanfield {' '.join(argv)}` failed with exit code {rc}")
-    return json.loads(buf.getvalue())
-
-
 def _step_clover(folder: Path, small: bool, seed: int) -> dict:
     """Clover-leaf clouds: foreground neurons against the frozen background of a trained net."""
-    size = (["--width", "128", "--steps", "100", "--nodes", "6", "--solve-iterations", "20"]
-            if small else [])
-    r = _command(["clover", *size, "--no-pairs", "--seed", str(seed), "--out", str(folder)])
+    width, steps, nodes, iterations = (128, 100, 6, 20) if small else (2048, 2000, 16, 300)
+    setting = CloverSetting(width=width, n_foreground=width, n_steps=steps, n_nodes=nodes,
+                            solve_iterations=iterations, other_pairs=(), seed=seed)
+    r = clover_experiment(setting, out=folder)
     return {
         "title": "Clover-leaf neuron clouds (training-dynamics mean field)",
         "text": ("A wide mean-field network (clipped ReLU, continuous XOR, 2-D Gaussian inputs on "
@@ -96,9 +89,15 @@ def _step_clover(folder: Path, small: bool, seed: int) -> dict:
 
 def _step_grokking_theory(folder: Path, small: bool, seed: int) -> dict:
     """The full-data reduced theory of grokking on modular addition, scanned in sigma^2."""
-    size = ["--P", "7", "--sigma2-count", "6", "--no-branches"] if small else \
-        ["--P", "11", "--sigma2-count", "14"]
-    r = _command(["grokking", "theory", *size, "--quiet", "--out", str(folder)])
+    P, count = (7, 6) if small else (11, 14)
+    theory = ModularTheory(P=P, width=100.0)
+    asym = theory.asymptotic()
+    ref = asym["sigma2_onset"] or 1.0 / asym["tau_c"]          # the command's default range
+    sigma2s = np.geomspace(3.0 * ref, ref / 30.0, count)
+    config = {"P": P, "N": theory.width, "sigma2_min": ref / 30.0, "sigma2_max": 3.0 * ref,
+              "sigma2_count": count, "no_branches": small}
+    r = theory_experiment(theory, sigma2s, out=folder, branches=not small, progress=False,
+                          config=config)
     return {
         "title": "Grokking on modular addition: the full-data phase boundary",
         "text": ("The reduced (Fourier-basis) mean-field theory of a quadratic network on modular "
@@ -115,8 +114,6 @@ def _step_grokking_theory(folder: Path, small: bool, seed: int) -> dict:
 
 def _step_compare(folder: Path, small: bool, seed: int) -> dict:
     """Mean field against NNGP, NTK and finite-width Langevin ensembles (`meanfield compare`)."""
-    from .._io.config import config_to_toml
-
     cfg = {
         "seed": seed,
         "task": {"kind": "cubic_teacher", "dim": 2, "n_train": 16 if small else 64, "eps": 0.3,
@@ -129,13 +126,16 @@ def _step_compare(folder: Path, small: bool, seed: int) -> dict:
         "output": {"free_energy": False},
     }
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "compare_config.toml"
-    write_text(path, config_to_toml(cfg))
-    size = (["--widths", "4,8", "--chains", "2", "--warmup", "50", "--samples", "10", "--thin",
-             "2"] if small else
-            ["--widths", "8,16,32,64", "--chains", "8", "--warmup", "3000", "--samples", "100",
-             "--thin", "20"])
-    r = _command(["compare", str(path), *size, "--quiet", "--out", str(folder)])
+    write_text(folder / "compare_config.toml", config_to_toml(cfg))
+    problem, solver, seed, options = parse_config(cfg, base_dir=folder)
+    widths, chains, warmup, samples, thin = ((4, 8), 2, 50, 10, 2) if small else \
+        ((8, 16, 32, 64), 8, 3000, 100, 20)
+    sampler = PosteriorLangevin(n_chains=chains, n_warmup=warmup, n_samples=samples, thin=thin)
+    settings = {"widths": list(widths), "scaling": "meanfield", "chains": chains,
+                "warmup": warmup, "samples": samples, "thin": thin,
+                "step_size": sampler.step_size, "method": sampler.method, "ntk_ridge": 0.0}
+    r = compare_experiment(problem, solver, sampler, folder, widths=list(widths), seed=seed,
+                           config={**options["config"], "compare": settings}, progress=False)
     losses = r.get("test_loss", {})
     numbers = {f"test loss: {k}": v for k, v in losses.items()}
     for g in r.get("gaps", []):
@@ -202,11 +202,10 @@ def run_demo(out, *, small: bool = False, seed: int = 0, steps=None, progress: b
             "seconds": {n: s.get("seconds") for n, s in zip(names, sections)}}
 
 
-def add_command(sub) -> None:
-    import argparse
-
+def add_parser(sub) -> None:
+    """Register `meanfield demo` on the CLI's subparsers object."""
     p = sub.add_parser(
-        "demo", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "demo", formatter_class=FORMATTER,
         help="run a small version of every headline result and write a report",
         description="Run a small version of each headline result (neuron distribution, ...) "
                     "into DIR, one sub-folder per step, and write DIR/report.md and "
@@ -220,10 +219,10 @@ def add_command(sub) -> None:
                    help=f"run only these steps (default: all of {', '.join(STEPS)})")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (report paths and every section's numbers)")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=run)
 
 
-def _run(args) -> int:
+def run(args) -> int:
     res = run_demo(args.out, small=args.small, seed=args.seed, steps=args.steps)
     if args.json:
         print(json.dumps(res, allow_nan=False))
@@ -233,4 +232,4 @@ def _run(args) -> int:
             for k, v in numbers.items():
                 print(f"  {k}: {v}")
         print("report: " + ", ".join(res["report"]))
-    return 0
+    return EXIT_OK

@@ -9,6 +9,7 @@ predicted alpha_c.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -16,29 +17,38 @@ import time
 
 import numpy as np
 
+from .._io.figures import plot_theory_scan
+from .._io.results import write_experiment
+from .._misc import Progress
+from .common import EXIT_OK, EXIT_USAGE, FORMATTER, finite_or_none
 
-def add_command(sub) -> None:
-    """Register `grokking` (with its sub-subcommands) on the top-level subparsers `sub`."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+def add_parser(sub) -> None:
+    """Register `grokking` (with its subcommands theory and sweep) on the subparsers `sub`."""
     g = sub.add_parser(
-        "grokking", formatter_class=fmt, help="modular addition: reduced theories and sweeps",
+        "grokking", formatter_class=FORMATTER, help="modular addition: reduced theories and sweeps",
         description="Grokking on modular addition (Rubin, Seroussi & Ringel, ICLR 2024).")
     gsub = g.add_subparsers(dest="grokking_command", metavar="SUBCOMMAND",
                             parser_class=type(g))
-    g.set_defaults(func=lambda args: _missing(g))
-    add_theory_command(gsub)
-    add_sweep_command(gsub)
+    g.set_defaults(func=functools.partial(run, parser=g))
+    _add_theory_parser(gsub)
+    _add_sweep_parser(gsub)
 
 
-def _missing(parser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
+def run(args, parser=None) -> int:
+    """Run `meanfield grokking SUBCOMMAND`; without one, print the group's help (`parser`)."""
+    if args.grokking_command == "theory":
+        return _run_theory(args)
+    if args.grokking_command == "sweep":
+        return _run_sweep(args)
+    if parser is not None:
+        parser.print_help(sys.stderr)
+    return EXIT_USAGE
 
 
-def add_theory_command(gsub) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+def _add_theory_parser(gsub) -> None:
     p = gsub.add_parser(
-        "theory", formatter_class=fmt,
+        "theory", formatter_class=FORMATTER,
         help="scan the full-data reduced theory over sigma^2; print its phase boundaries",
         description="Solve the full-data (alpha = 1) mean-field theory of modular addition with "
                     "phi(z) = z^2 in its Fourier reduction (meanfield.ModularTheory) at each "
@@ -81,19 +91,10 @@ def add_theory_command(gsub) -> None:
     p.add_argument("--json", action="store_true",
                    help="print exactly one JSON object on stdout (progress goes to stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.set_defaults(func=run_theory)
 
 
-def _finite(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def run_theory(args) -> int:
+def _run_theory(args) -> int:
     from .._apps.grokking.theory import ModularTheory
-    from .._misc import Progress
 
     if args.stabiliser_scaling == "paper":
         return _run_paper_theory(args)
@@ -103,7 +104,7 @@ def run_theory(args) -> int:
                                scaling=args.stabiliser_scaling, f_low=args.f_low)
     except ValueError as err:
         print(f"meanfield grokking theory: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     asym = theory.asymptotic()
     ref = asym["sigma2_onset"] or 1.0 / asym["tau_c"]
     s_max = args.sigma2_max if args.sigma2_max is not None else 3.0 * ref
@@ -112,47 +113,12 @@ def run_theory(args) -> int:
         print(f"meanfield grokking theory: error: need 0 < --sigma2-min < --sigma2-max and "
               f"--sigma2-count >= 2, got {s_min!r}, {s_max!r}, {args.sigma2_count!r}",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     sigma2s = np.geomspace(s_max, s_min, args.sigma2_count)
-    t0 = time.perf_counter()
-    prog = Progress(args.sigma2_count, "grokking theory", enabled=not args.quiet)
-    scan = theory.scan(sigma2s, progress=prog, branches=not args.no_branches)
-    prog.close("done")
-    wall = time.perf_counter() - t0
-
-    cols = ("sigma2", "discrepancy", "tau", "kernel_eigenvalue", "m", "g", "droplet_fraction",
-            "droplet_radius", "droplet_kernel_share", "free_energy", "free_energy_gp", "free_energy_feature",
-            "neuron_free_energy_gp", "neuron_free_energy_droplet", "u")
-    per = {c: [_finite(v) for v in scan.column(c)] for c in cols}
-    result = {
-        "P": args.P, "N": args.N, "sigma_a2": args.sigma_a2, "sigma_w2": args.sigma_w2,
-        "stabiliser": args.stabiliser, "stabiliser_scaling": args.stabiliser_scaling,
-        "sigma2_onset": _finite(scan.sigma2_onset),
-        "sigma2_specialised": _finite(scan.sigma2_specialised),
-        "sigma2_droplets": _finite(scan.sigma2_droplets),
-        "sigma2_coexistence": _finite(scan.sigma2_coexistence),
-        "sigma2_gp_spinodal": _finite(scan.sigma2_gp_spinodal),
-        "asymptotic": {k: _finite(v) for k, v in scan.asymptotic.items()},
-        "u_onset": _finite(theory.u(scan.sigma2_onset)) if scan.sigma2_onset else None,
-        "sigma2": per["sigma2"],
-        "discrepancy_amplitude": per["discrepancy"],
-        "droplet_fraction": per["droplet_fraction"],
-        "per_sigma2": per,
-        "wall_time_s": wall,
-    }
-    if args.out:
-        from .._io.results import write_experiment
-
-        fig = plot_theory_scan(scan, title=f"modular addition P={args.P}, N={args.N:g}, "
-                               f"gamma={args.stabiliser:g} ({args.stabiliser_scaling})")
-        config = {k: v for k, v in vars(args).items() if k not in ("func",)}
-        rec = write_experiment(args.out, "theory", result, config=config, seed=None,
-                               figures={"theory": fig},
-                               arrays={c: scan.column(c) for c in cols}, wall_time=wall)
-        result["files"] = [f"{args.out}/{f}" for f in rec["files"]]
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+    config = {k: v for k, v in vars(args).items() if k not in ("func",)}
+    result = theory_experiment(theory, sigma2s, out=args.out, branches=not args.no_branches,
+                               progress=not args.quiet, config=config)
+    per = result["per_sigma2"]
     if args.json:
         print(json.dumps(result, allow_nan=False))
     else:
@@ -165,7 +131,54 @@ def run_theory(args) -> int:
             print(f"  sigma2={s2:.4g}  discrepancy={t:.4f}  droplet_fraction={f:.4f}")
         if args.out:
             print("files: " + ", ".join(result["files"]))
-    return 0
+    return EXIT_OK
+
+
+def theory_experiment(theory, sigma2s, *, out=None, branches: bool = True, progress: bool = True,
+                      config: dict | None = None) -> dict:
+    """Scan the `ModularTheory` `theory` over `sigma2s` (descending); with `out`, write the
+    results folder (theory.json, config.json, arrays.npz, theory.png). Returns the JSON-ready
+    record: the phase boundaries in sigma^2, the order parameters per sigma^2 and, with `out`,
+    the files written."""
+    t0 = time.perf_counter()
+    prog = Progress(len(sigma2s), "grokking theory", enabled=progress)
+    scan = theory.scan(sigma2s, progress=prog, branches=branches)
+    prog.close("done")
+    wall = time.perf_counter() - t0
+
+    cols = ("sigma2", "discrepancy", "tau", "kernel_eigenvalue", "m", "g", "droplet_fraction",
+            "droplet_radius", "droplet_kernel_share", "free_energy", "free_energy_gp", "free_energy_feature",
+            "neuron_free_energy_gp", "neuron_free_energy_droplet", "u")
+    per = {c: [finite_or_none(v) for v in scan.column(c)] for c in cols}
+    result = {
+        "P": theory.P, "N": theory.width, "sigma_a2": theory.sigma_a2,
+        "sigma_w2": theory.sigma_w2, "stabiliser": theory.stabiliser,
+        "stabiliser_scaling": theory.scaling,
+        "sigma2_onset": finite_or_none(scan.sigma2_onset),
+        "sigma2_specialised": finite_or_none(scan.sigma2_specialised),
+        "sigma2_droplets": finite_or_none(scan.sigma2_droplets),
+        "sigma2_coexistence": finite_or_none(scan.sigma2_coexistence),
+        "sigma2_gp_spinodal": finite_or_none(scan.sigma2_gp_spinodal),
+        "asymptotic": {k: finite_or_none(v) for k, v in scan.asymptotic.items()},
+        "u_onset": finite_or_none(theory.u(scan.sigma2_onset)) if scan.sigma2_onset else None,
+        "sigma2": per["sigma2"],
+        "discrepancy_amplitude": per["discrepancy"],
+        "droplet_fraction": per["droplet_fraction"],
+        "per_sigma2": per,
+        "wall_time_s": wall,
+    }
+    if out:
+        fig = plot_theory_scan(scan, title=f"modular addition P={theory.P}, "
+                               f"N={theory.width:g}, gamma={theory.stabiliser:g} "
+                               f"({theory.scaling})")
+        rec = write_experiment(out, "theory", result, config=config, seed=None,
+                               figures={"theory": fig},
+                               arrays={c: scan.column(c) for c in cols}, wall_time=wall)
+        result["files"] = [f"{out}/{f}" for f in rec["files"]]
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return result
 
 
 def _run_paper_theory(args) -> int:
@@ -185,18 +198,18 @@ def _run_paper_theory(args) -> int:
         scan = theory.scan(np.linspace(s_max, s_min, args.sigma2_count), p_low=args.f_low)
     except ValueError as err:
         print(f"meanfield grokking theory: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     wall = time.perf_counter() - t0
-    per = {k: [_finite(v) for v in scan[k]] for k in
+    per = {k: [finite_or_none(v) for v in scan[k]] for k in
            ("sigma2", "a", "u", "droplet_weight", "delta_action")}
     result = {
         "P": args.P, "N": args.N, "sigma_a2": args.sigma_a2, "stabiliser": args.stabiliser,
         "stabiliser_scaling": "paper",
-        "sigma2_onset": _finite(scan["sigma2_gmfl1"]),
-        "sigma2_specialised": _finite(scan["sigma2_gmfl2"]),
-        "sigma2_onset_p10": _finite(scan["sigma2_gmfl1_p10"]),
-        "sigma2_specialised_p10": _finite(scan["sigma2_gmfl2_p10"]),
-        "u_onset": _finite(scan["u_gmfl1"]), "u_specialised": _finite(scan["u_gmfl2"]),
+        "sigma2_onset": finite_or_none(scan["sigma2_gmfl1"]),
+        "sigma2_specialised": finite_or_none(scan["sigma2_gmfl2"]),
+        "sigma2_onset_p10": finite_or_none(scan["sigma2_gmfl1_p10"]),
+        "sigma2_specialised_p10": finite_or_none(scan["sigma2_gmfl2_p10"]),
+        "u_onset": finite_or_none(scan["u_gmfl1"]), "u_specialised": finite_or_none(scan["u_gmfl2"]),
         "u_degenerate": theory.u_degenerate,
         "sigma2": per["sigma2"],
         "discrepancy_amplitude": [None if a is None else -a for a in per["a"]],
@@ -231,51 +244,7 @@ def _run_paper_theory(args) -> int:
         print(f"sigma2_specialised (GMFL-II): {result['sigma2_specialised']}")
         for s2, t, f in zip(per["sigma2"], result["discrepancy_amplitude"], per["droplet_weight"]):
             print(f"  sigma2={s2:.4g}  discrepancy={t:.4f}  droplet_weight={f:.4f}")
-    return 0
-
-
-def plot_theory_scan(scan, title=""):
-    """Order parameters and free energies against sigma^2 with the phase boundaries marked."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    s2 = scan.column("sigma2")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    ax = axes[0]
-    ax.semilogx(s2, scan.column("discrepancy"), "o-", label="discrepancy sigma^2 tau")
-    ax.semilogx(s2, scan.column("droplet_fraction"), "s-", label="droplet fraction f")
-    ax.semilogx(s2, scan.column("droplet_kernel_share"), "d-", label="droplets' kernel share")
-    ax.set_xlabel("sigma^2")
-    ax.set_title("order parameters")
-    ax2 = axes[1]
-    ax2.loglog(s2, scan.column("m"), "o-", label="m = <A_k B_k> (4 at prior)")
-    ax2.loglog(s2, scan.column("g"), "^-", label="coupling g")
-    gc = scan.asymptotic.get("g_c")
-    if gc:
-        ax2.axhline(gc, color="gray", ls=":", label="g_c (leading order)")
-    ax2.set_xlabel("sigma^2")
-    ax2.set_title("kernel order parameter and coupling")
-    ax3 = axes[2]
-    ax3.semilogx(s2, scan.column("free_energy"), "k-", label="F (mixed solution)")
-    ax3.semilogx(s2, scan.column("free_energy_gp"), "b--", label="F GP-only branch")
-    ff = scan.column("free_energy_feature")
-    if np.any(np.isfinite(ff)):
-        ax3.semilogx(s2, ff, "r--", label="F feature-only branch")
-    ax3.set_xlabel("sigma^2")
-    ax3.set_title("free energies")
-    for a in axes:
-        for val, col, lab in ((scan.sigma2_onset, "C2", "onset"),
-                              (scan.sigma2_droplets, "C5", "droplets f_low"),
-                              (scan.sigma2_specialised, "C3", "specialised"),
-                              (scan.sigma2_coexistence, "C4", "coexistence")):
-            if val:
-                a.axvline(val, color=col, ls="--", lw=1, label=lab)
-        a.legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return EXIT_OK
 
 
 def _alpha_list(text):
@@ -287,10 +256,9 @@ def _alpha_list(text):
             f"{text!r}") from err
 
 
-def add_sweep_command(gsub) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+def _add_sweep_parser(gsub) -> None:
     p = gsub.add_parser(
-        "sweep", formatter_class=fmt,
+        "sweep", formatter_class=FORMATTER,
         help="general particle solver over the training fraction alpha; predict alpha_c",
         description="Solve the Bayesian mean field of modular addition (phi(z) = z^2) with "
                     "particles at each training fraction alpha, sweeping up from the prior and "
@@ -339,10 +307,9 @@ def add_sweep_command(gsub) -> None:
     p.add_argument("--json", action="store_true",
                    help="print exactly one JSON object on stdout (progress goes to stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.set_defaults(func=run_sweep)
 
 
-def run_sweep(args) -> int:
+def _run_sweep(args) -> int:
     from .._model.bayesian import CavityAction, LinearisedAction
     from .._apps.grokking.sweep import default_grokking_solver, grokking_sweep, plot_grokking_sweep
 
@@ -361,7 +328,7 @@ def run_sweep(args) -> int:
                              free_energy=args.free_energy, progress=not args.quiet)
     except ValueError as err:
         print(f"meanfield grokking sweep: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     wall = time.perf_counter() - t0
     result = {**res.to_json(), "wall_time_s": wall}
     if args.out:
@@ -390,4 +357,4 @@ def run_sweep(args) -> int:
             print(f"  alpha={a:.3g}  test accuracy up={up:.3f} down={dn:.3f}")
         if args.out:
             print("files: " + ", ".join(result["files"]))
-    return 0
+    return EXIT_OK

@@ -1,9 +1,9 @@
 """``meanfield llc``: lambda-hat of the learning-zero tanh net against n beta (issue 4).
 
-Runs `meanfield._learning_zero.run_llc_experiment` over a log-spaced grid of n beta, prints a
+Runs `meanfield._apps.llc.learning_zero.run_llc_experiment` over a log-spaced grid of n beta, prints a
 table (or, with ``--json``, one JSON object with betas, lambda_hat, lambda_hat_err, the growth-law
 fits and the diagnostics) and with ``--out DIR`` writes a results folder (llc.json, config.json,
-arrays.npz with the loss traces, llc.png) by `meanfield._results.write_experiment`.
+arrays.npz with the loss traces, llc.png) by `meanfield._io.results.write_experiment`.
 
 Example (a few seconds):
 
@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from .._io.config import ConfigError
+from .common import EXIT_OK, FORMATTER
 
 # (full run, --small) defaults of the size options
 _SIZES = {
@@ -35,11 +36,10 @@ _SIZES = {
 }
 
 
-def add_command(sub) -> None:
+def add_parser(sub) -> None:
     """Register ``meanfield llc`` on the argparse subparsers object `sub`."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
     p = sub.add_parser(
-        "llc", formatter_class=fmt,
+        "llc", formatter_class=FORMATTER,
         help="local learning coefficient of the learning-zero tanh net against n beta",
         description="Measure lambda-hat = n beta (E[L] - L(w*)) of a bias-free tanh net "
                     "f(x) = sum_i a_i tanh(w_i x), x ~ N(0, 1), at a zero point w* = (a = 0, W0 "
@@ -161,4 +161,4 @@ def run(args) -> int:
         if args.out:
             print(f"results in: {args.out}")
     sys.stdout.flush()
-    return 0
+    return EXIT_OK

@@ -21,13 +21,13 @@ independent child streams.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 
 import jax.numpy as jnp
 import numpy as np
 
 from .data import Data, Task
+from .._misc import check_integer, check_real
 from .quadrature import product_rule
 
 __all__ = [
@@ -55,27 +55,8 @@ XOR_STEEPNESS = 2.0
 # argument checks
 
 
-def _check_int(name: str, value, *, minimum: int, hint: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"{name} must be an integer >= {minimum}{hint}, got {value!r} of type {type(value).__name__}"
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}{hint}, got {value!r}")
-    return int(value)
-
-
 def _check_seed(seed) -> int:
-    return _check_int("seed", seed, minimum=0, hint=" (a non-negative integer seeds numpy's default_rng)")
-
-
-def _check_real(name: str, value, *, hint: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a finite real number{hint}, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number{hint}, got {value!r}")
-    return value
+    return check_integer("seed", seed, minimum=0, hint=" (a non-negative integer seeds numpy's default_rng)")
 
 
 def _check_name(name) -> str:
@@ -243,7 +224,7 @@ def named_target(name: str, dim: int) -> Callable:
     if not isinstance(name, str) or name not in NAMED_TARGETS:
         raise ValueError(f"unknown target name {name!r}; allowed names are {sorted(NAMED_TARGETS)}")
     fn, min_dim, formula = NAMED_TARGETS[name]
-    dim = _check_int("dim", dim, minimum=1)
+    dim = check_integer("dim", dim, minimum=1)
     if dim < min_dim:
         raise ValueError(f"target {name!r} needs dim >= {min_dim}, got dim = {dim}")
     return _NamedTarget(name, dim, fn, formula)
@@ -308,7 +289,7 @@ def gaussian_inputs(
 
     Test split: `n_test` fresh Monte-Carlo draws, equal weights.
     """
-    dim = _check_int("dim", dim, minimum=1)
+    dim = check_integer("dim", dim, minimum=1)
     if isinstance(target, str):
         target = named_target(target, dim)
     if not callable(target):
@@ -322,15 +303,15 @@ def gaussian_inputs(
             f"n_samples={n_samples!r}"
         )
     if n_nodes is not None:
-        n_nodes = _check_int("n_nodes", n_nodes, minimum=1)
+        n_nodes = check_integer("n_nodes", n_nodes, minimum=1)
         if n_nodes**dim > _MAX_QUADRATURE_POINTS:
             raise ValueError(
                 f"n_nodes={n_nodes} in dim={dim} makes {n_nodes}**{dim} = {n_nodes**dim} quadrature "
                 f"points, more than {_MAX_QUADRATURE_POINTS}; use fewer nodes or n_samples (Monte-Carlo)"
             )
     if n_samples is not None:
-        n_samples = _check_int("n_samples", n_samples, minimum=1)
-    n_test = _check_int("n_test", n_test, minimum=1)
+        n_samples = check_integer("n_samples", n_samples, minimum=1)
+    n_test = check_integer("n_test", n_test, minimum=1)
     seed = _check_seed(seed)
     name = _check_name(name)
 
@@ -390,10 +371,10 @@ def cubic_teacher(
             weight. "random" draws a uniformly random unit vector from `seed`. An array of shape
             (dim,) must have unit norm (within 1e-8); it is not normalised silently.
     """
-    dim = _check_int("dim", dim, minimum=1)
-    n_train = _check_int("n_train", n_train, minimum=1)
-    eps = _check_real("eps", eps, hint=" (the cubic strength, e.g. 0.1)")
-    n_test = _check_int("n_test", n_test, minimum=1)
+    dim = check_integer("dim", dim, minimum=1)
+    n_train = check_integer("n_train", n_train, minimum=1)
+    eps = check_real("eps", eps, hint=" (the cubic strength, e.g. 0.1)")
+    n_test = check_integer("n_test", n_test, minimum=1)
     seed = _check_seed(seed)
     rng_train, rng_test, rng_teacher = _rngs(seed, 3)
 
@@ -433,11 +414,11 @@ def cubic_teacher(
 
 
 def _check_P(P) -> int:
-    return _check_int("P", P, minimum=2, hint=" (the modulus; the task has P^2 pairs)")
+    return check_integer("P", P, minimum=2, hint=" (the modulus; the task has P^2 pairs)")
 
 
 def _check_alpha(alpha) -> float:
-    alpha = _check_real("alpha", alpha, hint=" in (0, 1] (the training fraction of the P^2 pairs)")
+    alpha = check_real("alpha", alpha, hint=" in (0, 1] (the training fraction of the P^2 pairs)")
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must be in (0, 1] (the training fraction of the P^2 pairs), got {alpha!r}")
     return alpha

@@ -114,7 +114,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import tomli_w
 
+from .._data.tasks import (
+    NAMED_TARGETS, cubic_teacher, finite_dataset, gaussian_inputs, modular_addition, named_target,
+)
 from .._model.activations import ACTIVATION_NAMES, activation_from_name
+from .._model.bayesian import BayesianProblem, CavityAction, LinearisedAction
+from .._model.dynamics import TrainingProblem
+from .._solver.foreground import GradientDescent, Grid, Langevin
+from .._solver.mixing import Anderson, Damped
+from .._solver.solve import FixedPoint
 
 __all__ = ["ConfigError", "Config", "DEFAULT_CONFIG", "load_config", "parse_config",
            "config_to_toml"]
@@ -391,8 +399,6 @@ def _library(section: str, fn, *args, **kwargs):
 
 
 def _build_task(table: dict, base_dir: Path):
-    import meanfield as mf
-
     kind = _choose("task", table, "kind", _TASKS, "cubic_teacher")
     vals = _fill("task", table, _TASKS[kind], skip=("kind",),
                  elsewhere=_others(_TASKS, kind, "task.kind"))
@@ -400,22 +406,21 @@ def _build_task(table: dict, base_dir: Path):
     if kind == "cubic_teacher":
         if vals["dim"] * (vals["n_train"] + vals["n_test"]) > 50_000_000:
             raise ConfigError("task: dim * (n_train + n_test) is too large (> 5e7 numbers)")
-        task = _library("task", mf.cubic_teacher, vals["dim"], vals["n_train"], eps=vals["eps"],
+        task = _library("task", cubic_teacher, vals["dim"], vals["n_train"], eps=vals["eps"],
                         n_test=vals["n_test"], seed=vals["seed"])
     elif kind == "gaussian":
         if vals["dim"] * ((vals["n_samples"] or 0) + vals["n_test"]) > 50_000_000:
             raise ConfigError("task: dim * (n_samples + n_test) is too large (> 5e7 numbers)")
-        names = sorted(mf.NAMED_TARGETS) if hasattr(mf, "NAMED_TARGETS") else None
         try:
-            target = mf.named_target(vals["target"], vals["dim"])
+            target = named_target(vals["target"], vals["dim"])
         except ValueError as err:
-            hint = _suggest(vals["target"], names) if names else ""
+            hint = _suggest(vals["target"], sorted(NAMED_TARGETS))
             raise ConfigError(f"task.target: {err}{hint}") from err
         kwargs = {k: vals[k] for k in ("n_nodes", "n_samples") if vals[k] is not None}
-        task = _library("task", mf.gaussian_inputs, vals["dim"], target, n_test=vals["n_test"],
+        task = _library("task", gaussian_inputs, vals["dim"], target, n_test=vals["n_test"],
                         seed=vals["seed"], **kwargs)
     elif kind == "modular_addition":
-        task = _library("task", mf.modular_addition, vals["P"], vals["alpha"], seed=vals["seed"])
+        task = _library("task", modular_addition, vals["P"], vals["alpha"], seed=vals["seed"])
     else:  # finite
         path = Path(os.path.expanduser(vals["path"]))
         if not path.is_absolute():
@@ -441,14 +446,12 @@ def _build_task(table: dict, base_dir: Path):
         if extra:
             raise ConfigError(f"task.path: {str(path)!r} holds unexpected array(s) {extra}; "
                               "allowed are x_train, y_train, x_test, y_test")
-        task = _library("task", mf.finite_dataset, arrays["x_train"], arrays["y_train"],
+        task = _library("task", finite_dataset, arrays["x_train"], arrays["y_train"],
                         arrays.get("x_test"), arrays.get("y_test"), name=path.stem)
     return task, norm
 
 
 def _build_model(table: dict, task):
-    import meanfield as mf
-
     kind = _choose("model", table, "kind", _MODELS, "bayesian")
     vals = _fill("model", table, _MODELS[kind], skip=("kind",),
                  elsewhere=_others(_MODELS, kind, "model.kind"))
@@ -458,24 +461,22 @@ def _build_model(table: dict, task):
             if "trace_term" in table:
                 raise ConfigError("model.trace_term: only used with action = 'linearised' (the "
                                   "cavity action always keeps the log-det term); remove it")
-            action = _library("model", mf.CavityAction, stabiliser=vals["stabiliser"])
+            action = _library("model", CavityAction, stabiliser=vals["stabiliser"])
             vals.pop("trace_term")
         else:
-            action = _library("model", mf.LinearisedAction, stabiliser=vals["stabiliser"],
+            action = _library("model", LinearisedAction, stabiliser=vals["stabiliser"],
                               trace_term=vals["trace_term"])
-        problem = _library("model", mf.BayesianProblem, task, activation, width=vals["width"],
+        problem = _library("model", BayesianProblem, task, activation, width=vals["width"],
                            noise=vals["noise"], sigma_w2=vals["sigma_w2"],
                            sigma_a2=vals["sigma_a2"], action=action)
     else:
-        problem = _library("model", mf.TrainingProblem, task, activation,
+        problem = _library("model", TrainingProblem, task, activation,
                            weight_decay=vals["weight_decay"], temperature=vals["temperature"],
                            init_w2=vals["init_w2"], init_a2=vals["init_a2"])
     return problem, {"kind": kind, **vals}
 
 
 def _build_solver(table: dict):
-    import meanfield as mf
-
     fg_kind = _choose("solver", table, "foreground", _FOREGROUNDS, "langevin")
     mix_kind = _choose("solver", table, "mixing", _MIXINGS, "damped")
     fields = {**_SOLVER_COMMON, **_FOREGROUNDS[fg_kind], **_MIXINGS[mix_kind]}
@@ -484,13 +485,13 @@ def _build_solver(table: dict):
     vals = _fill("solver", table, fields, skip=("foreground", "mixing"), elsewhere=elsewhere)
     fg_vals = {k: vals[k] for k in _FOREGROUNDS[fg_kind]}
     mix_vals = {k: vals[k] for k in _MIXINGS[mix_kind]}
-    fg_cls = {"langevin": mf.Langevin, "grid": mf.Grid,
-              "gradient_descent": mf.GradientDescent}[fg_kind]
-    mix_cls = {"damped": mf.Damped, "anderson": mf.Anderson}[mix_kind]
+    fg_cls = {"langevin": Langevin, "grid": Grid,
+              "gradient_descent": GradientDescent}[fg_kind]
+    mix_cls = {"damped": Damped, "anderson": Anderson}[mix_kind]
     foreground = _library("solver", fg_cls, **fg_vals)
     mixing = _library("solver", mix_cls, **mix_vals)
     common = {k: vals[k] for k in _SOLVER_COMMON}
-    solver = _library("solver", mf.FixedPoint, foreground=foreground, mixing=mixing, **common)
+    solver = _library("solver", FixedPoint, foreground=foreground, mixing=mixing, **common)
     norm = {"n_particles": vals["n_particles"], "foreground": fg_kind, **fg_vals,
             "mixing": mix_kind, **mix_vals,
             **{k: v for k, v in common.items() if k != "n_particles"}}

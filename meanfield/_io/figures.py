@@ -1,4 +1,5 @@
-"""Figures of a solution (matplotlib, Agg backend): neuron cloud, convergence, predictions.
+"""Figures (matplotlib, Agg backend): of a solution (neuron cloud, convergence, predictions), of
+`compare` (`plot_compare`) and of a `ModularTheory` scan (`plot_theory_scan`).
 
 Every function returns a `matplotlib.figure.Figure` built without pyplot's global state (no
 `plt.show`), so it works headless and in tests; save it with ``fig.savefig(path)``.
@@ -112,7 +113,7 @@ def plot_convergence(solution) -> Figure:
     return fig
 
 
-def _gp_prediction(problem, x_test):
+def gp_prediction(problem, x_test):
     """NNGP (prior-kernel) predictor of a Bayesian problem on x_test, or None."""
     from .._model.bayesian import BayesianProblem
     from .._observables.kernels import gp_posterior, nngp_kernel
@@ -144,7 +145,7 @@ def plot_predictions(solution, gp: bool = True) -> Figure:
     if f is not None and np.all(np.isfinite(f)):
         ax.scatter(y.ravel(), f.ravel(), s=6, alpha=0.6, color=FOREGROUND,
                    label=f"mean field (test loss {solution.test_loss:.3g})")
-    g = _gp_prediction(problem, test.x) if gp else None
+    g = gp_prediction(problem, test.x) if gp else None
     if g is not None and np.all(np.isfinite(g)):
         loss = float(0.5 * np.sum(np.asarray(test.weights)[:, None] * (g - y) ** 2))
         ax.scatter(y.ravel(), g.ravel(), s=6, alpha=0.4, color=BACKGROUND,
@@ -155,5 +156,112 @@ def plot_predictions(solution, gp: bool = True) -> Figure:
     ax.set_ylabel("prediction $f(x)$")
     ax.set_title("Test predictions")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_compare(result, arrays=None):
+    """The `compare` figure: test loss per method, the finite-N gap |f_N - f_MF| against N
+    (with its Monte-Carlo floor and fitted rate), and kernel alignment with the mean field.
+    `result` is `compare(...)["result"]` (or the saved compare.json).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+    methods = result["methods"]
+    names = list(methods)
+    ax = axes[0]
+    ax.bar(range(len(names)), [methods[k]["test_loss"] for k in names],
+           color=["C3", "C0", "C1"] + ["C2"] * (len(names) - 3))
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([k.replace("langevin_", "Langevin ") for k in names], rotation=40,
+                       ha="right")
+    ax.set_ylabel("test loss 0.5 <(f - y)^2>")
+    ax.set_title("test loss per method")
+
+    rows = result["widths"]
+    n = np.array([r["width"] for r in rows], dtype=float)
+    ax = axes[1]
+    ax.plot(n, [r["gap"] for r in rows], "o-", color="C2",
+            label="|f_N - f_MF| (Langevin ensemble)")
+    # only where the raw gap is resolved above its floor; below it the debiased gap is noise
+    ax.plot(n, [r["gap_debiased"] if r["gap"] > 1.02 * r["gap_floor"] and r["gap_debiased"] > 0
+                else np.nan for r in rows], "^-", color="C4",
+            label="debiased sqrt(gap^2 - floor^2) (where gap > floor)")
+    ax.plot(n, [r["gap_floor"] for r in rows], "k:", label="Monte-Carlo floor")
+    ax.plot(n, [r["gap_nngp"] for r in rows], "s--", color="C0", label="|f_N - f_NNGP|")
+    ax.axhline(methods["nngp"]["gap_to_mean_field"], color="C0", lw=0.8,
+               label="|f_NNGP - f_MF|")
+    ax.plot(n[:-1], [r["gap_to_widest"] for r in rows[:-1]], "v-", color="C5",
+            label=f"|f_N - f_{int(n[-1])}| (self-convergence)")
+    fit = result.get("gap_fit")
+    if fit:
+        grid = np.geomspace(n.min(), n.max(), 50)
+        ax.plot(grid, fit["prefactor"] * grid ** (-fit["rate"]), "C2:",
+                label=f"fit N^-{fit['rate']:.2f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("width N")
+    ax.set_ylabel("rms difference on test inputs")
+    ax.set_title(f"finite-N gap ({result['scaling']} scaling)")
+    ax.legend(fontsize=7)
+
+    ax = axes[2]
+    ax.plot(n, [r["alignment_to_mean_field"] for r in rows], "o-", color="C2",
+            label="Langevin kernel Q_N")
+    ax.axhline(methods["nngp"]["alignment_to_mean_field"], color="C0", label="NNGP K")
+    ax.axhline(methods["ntk"]["alignment_to_mean_field"], color="C1", label="NTK Theta")
+    ax.set_xscale("log")
+    ax.set_xlabel("width N")
+    ax.set_ylabel("alignment with mean-field Q")
+    ax.set_title("kernel alignment")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_theory_scan(scan, title=""):
+    """Order parameters and free energies against sigma^2 with the phase boundaries marked."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    s2 = scan.column("sigma2")
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    ax = axes[0]
+    ax.semilogx(s2, scan.column("discrepancy"), "o-", label="discrepancy sigma^2 tau")
+    ax.semilogx(s2, scan.column("droplet_fraction"), "s-", label="droplet fraction f")
+    ax.semilogx(s2, scan.column("droplet_kernel_share"), "d-", label="droplets' kernel share")
+    ax.set_xlabel("sigma^2")
+    ax.set_title("order parameters")
+    ax2 = axes[1]
+    ax2.loglog(s2, scan.column("m"), "o-", label="m = <A_k B_k> (4 at prior)")
+    ax2.loglog(s2, scan.column("g"), "^-", label="coupling g")
+    gc = scan.asymptotic.get("g_c")
+    if gc:
+        ax2.axhline(gc, color="gray", ls=":", label="g_c (leading order)")
+    ax2.set_xlabel("sigma^2")
+    ax2.set_title("kernel order parameter and coupling")
+    ax3 = axes[2]
+    ax3.semilogx(s2, scan.column("free_energy"), "k-", label="F (mixed solution)")
+    ax3.semilogx(s2, scan.column("free_energy_gp"), "b--", label="F GP-only branch")
+    ff = scan.column("free_energy_feature")
+    if np.any(np.isfinite(ff)):
+        ax3.semilogx(s2, ff, "r--", label="F feature-only branch")
+    ax3.set_xlabel("sigma^2")
+    ax3.set_title("free energies")
+    for a in axes:
+        for val, col, lab in ((scan.sigma2_onset, "C2", "onset"),
+                              (scan.sigma2_droplets, "C5", "droplets f_low"),
+                              (scan.sigma2_specialised, "C3", "specialised"),
+                              (scan.sigma2_coexistence, "C4", "coexistence")):
+            if val:
+                a.axvline(val, color=col, ls="--", lw=1, label=lab)
+        a.legend(fontsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -18,11 +18,8 @@ Each file is written to a temporary sibling and moved into place with `os.replac
 from __future__ import annotations
 
 import json
-import math
-import os
 import platform
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path

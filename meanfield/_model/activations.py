@@ -1,7 +1,7 @@
 """Activation functions and their Gaussian kernels.
 
 An activation phi acts elementwise on pre-activations z = w . x. Besides phi and phi', the
-two-layer kernels (see `meanfield._kernels`) need two Gaussian expectations: for
+two-layer kernels (see `meanfield._observables.kernels`) need two Gaussian expectations: for
 
     (u, v) ~ N(0, Sigma),    Sigma = [[s11, s12], [s12, s22]],
 
@@ -9,7 +9,7 @@ two-layer kernels (see `meanfield._kernels`) need two Gaussian expectations: for
     gaussian_derivative_kernel(s11, s12, s22) = E[phi'(u) phi'(v)].
 
 The base class `Activation` evaluates both by a tensor-product Gauss-Hermite rule on the Cholesky
-factor of Sigma (`meanfield._quadrature.bivariate_normal_rule`, `n_nodes` points per axis,
+factor of Sigma (`meanfield._data.quadrature.bivariate_normal_rule`, `n_nodes` points per axis,
 default 48, so 48^2 = 2304 evaluations per entry). Its accuracy depends on the variances,
 because phi(sqrt(s) z) sharpens as s grows; for tanh see the error table in `Tanh` (1e-12 at
 variance 0.5, 1e-8 at 1, 1e-6 at 2, 1e-4 at 4 for the kernel at 48 nodes; raise `n_nodes` for
@@ -21,6 +21,9 @@ forms:
 - ReLU     arc-cosine kernels of degree 1 and 0 (Cho & Saul 2009)
 - HardTanh one-dimensional smooth integrals (Price's theorem + Sheppard's formula), see HardTanh
 - Quadratic, Identity: Gaussian moments.
+- ClippedReLU (not odd, for the clover app): the quadrature default.
+
+Every class is registered by name in `ACTIVATION_REGISTRY` (`activation_from_name`).
 
 All array arguments broadcast elementwise. Covariances are cast to float64 (the package's kernel
 precision policy); phi and phi' keep the dtype of their floating input. Degenerate covariances
@@ -42,6 +45,7 @@ import jax.scipy.special as jsp_special
 import numpy as np
 
 from .._data.quadrature import bivariate_normal_rule
+from .._misc import check_integer
 
 __all__ = [
     "Activation",
@@ -51,7 +55,9 @@ __all__ = [
     "ReLU",
     "Quadratic",
     "Identity",
+    "ClippedReLU",
     "activation_from_name",
+    "ACTIVATION_REGISTRY",
     "ACTIVATION_NAMES",
 ]
 
@@ -92,10 +98,7 @@ class Activation(eqx.Module):
     n_nodes: int = eqx.field(static=True, default=48, kw_only=True)
 
     def __check_init__(self):
-        if not isinstance(self.n_nodes, (int, np.integer)) or isinstance(self.n_nodes, bool):
-            raise ValueError(f"n_nodes must be a positive integer, got {self.n_nodes!r}")
-        if self.n_nodes < 1:
-            raise ValueError(f"n_nodes must be a positive integer, got {self.n_nodes!r}")
+        check_integer("n_nodes", self.n_nodes, minimum=1)
 
     @abc.abstractmethod
     def __call__(self, z):
@@ -364,22 +367,65 @@ class Identity(Activation):
         return jnp.ones_like(s12)
 
 
-_BY_NAME: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Erf, Tanh, HardTanh, ReLU, Quadratic, Identity)
+class ClippedReLU(Activation):
+    r"""The clipped ReLU, a bounded piecewise-linear sigmoid that is not odd.
+
+        phi(z) = clip(z, 0, 1) = min(max(z, 0), 1),      phi'(z) = 1{0 < z < 1}
+
+    (derivative 0 at the kinks). Like HardTanh it is bounded, monotone and piecewise linear (a
+    "hard sigmoid" rising from 0 to 1), but it is not odd: its even part (phi(z) + phi(-z))/2 =
+    min(|z|, 1)/2 is a capped |z|. A bias-free two-layer network with an odd activation (HardTanh,
+    Tanh, Erf) has only odd functions a phi(w.x) in its span and cannot fit an even target such as
+    x1 x2 or the continuous XOR tanh(2 x1) tanh(2 x2); with the clipped ReLU a neuron pair (w, a),
+    (-w, a) contributes the even bump a min(|w.x|, 1), and x1 x2 = ((x1 + x2)^2 - (x1 - x2)^2)/4 is
+    fitted by bumps along the two diagonals with opposite signs of a. This is what makes the
+    four-lobed clover of `meanfield._apps.clover`.
+
+    The Gaussian kernels use the base class's 2-D Gauss-Hermite default, which converges only
+    algebraically (and erratically) at the kinks: at 48 nodes and variances 0.5-3, measured
+    against 1-D integrals (tests/test_activations.py), errors up to 4e-3 for the kernel and 4e-2
+    for the derivative kernel (an indicator); 400 nodes bring them to ~1e-3 and ~6e-3.
+
+    Example:
+        >>> [float(v) for v in ClippedReLU()([-1.0, 0.5, 2.0])]
+        [0.0, 0.5, 1.0]
+        >>> [float(v) for v in ClippedReLU().derivative([-1.0, 0.5, 2.0])]
+        [0.0, 1.0, 0.0]
+    """
+
+    name: ClassVar[str] = "clipped_relu"
+
+    def __call__(self, z):
+        return jnp.clip(_as_float(z), 0.0, 1.0)
+
+    def derivative(self, z):
+        z = _as_float(z)
+        return jnp.where((z > 0.0) & (z < 1.0), jnp.ones_like(z), jnp.zeros_like(z))
+
+
+#: The one activation registry: `Activation.name` -> class, for `activation_from_name`.
+ACTIVATION_REGISTRY: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Erf, Tanh, HardTanh, ReLU, Quadratic, Identity, ClippedReLU)
 }
-ACTIVATION_NAMES: tuple[str, ...] = tuple(_BY_NAME)
+#: The names a config file's `[model] activation` accepts (`meanfield run`): the registered
+#: activations whose kernels are closed forms or converge spectrally. The clipped ReLU (kinks and
+#: quadrature only) is registered for the clover app but not offered there.
+ACTIVATION_NAMES: tuple[str, ...] = tuple(n for n in ACTIVATION_REGISTRY if n != ClippedReLU.name)
 
 
 def activation_from_name(name: str) -> Activation:
-    """The activation called `name` (case-insensitive), one of ACTIVATION_NAMES.
+    """The activation called `name` (case-insensitive), any key of `ACTIVATION_REGISTRY`
+    (the `ACTIVATION_NAMES` and "clipped_relu").
 
     Example:
         >>> activation_from_name("erf")
         Erf()
+        >>> activation_from_name("Clipped_ReLU")
+        ClippedReLU()
     """
     key = name.strip().lower() if isinstance(name, str) else None
-    if key not in _BY_NAME:
+    if key not in ACTIVATION_REGISTRY:
         raise ValueError(
-            f"unknown activation {name!r}; allowed names are {', '.join(ACTIVATION_NAMES)}"
+            f"unknown activation {name!r}; allowed names are {', '.join(ACTIVATION_REGISTRY)}"
         )
-    return _BY_NAME[key]()
+    return ACTIVATION_REGISTRY[key]()

@@ -41,6 +41,7 @@ from jaxtyping import Array, Float
 from .activations import Activation, Quadratic
 from .._data.data import Data, Task
 from .particles import Particles
+from .problem import AbstractProblem
 
 
 _CHUNK_ELEMENTS = 1 << 24  # (particle, input) pairs per chunk: 128 MiB of float64 features
@@ -118,7 +119,7 @@ class BayesianBackground(eqx.Module):
     discrepancy: Float[Array, "n c"]
 
 
-class BayesianProblem(eqx.Module):
+class BayesianProblem(AbstractProblem):
     """A wide two-layer network in the Bayesian (posterior) ensemble, in mean-field scaling.
 
     Attributes:

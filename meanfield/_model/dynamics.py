@@ -29,6 +29,7 @@ from jaxtyping import Array, Float
 from .activations import Activation
 from .._data.data import Data, Task
 from .particles import Particles
+from .problem import AbstractProblem
 
 
 class ResidualBackground(eqx.Module):
@@ -38,7 +39,7 @@ class ResidualBackground(eqx.Module):
     residual: Float[Array, "n c"]
 
 
-class TrainingProblem(eqx.Module):
+class TrainingProblem(AbstractProblem):
     """Mean-field gradient flow (T = 0) or Langevin dynamics (T > 0) of a two-layer network.
 
     Attributes:

@@ -31,7 +31,7 @@ has its nearest poles at x = +- i pi / (2|w|), i.e. y = +- i pi / (2 sqrt(2) |w|
 (even coefficients vanish because tanh is odd). `tanh_decay_rate` returns c(w); `fit_hermite_decay`
 fits log|c_k| = A + p log k - c sqrt(k) and compares it with a geometric law log|c_k| = A - c k.
 
-Quadrature accuracy. `gaussian_expectation` uses the K-point rule of `meanfield._quadrature`; for
+Quadrature accuracy. `gaussian_expectation` uses the K-point rule of `meanfield._data.quadrature`; for
 E[tanh(w x)^2] its error decays like exp(-const * sqrt(K) / |w|) (same strip argument), so the
 number of nodes must grow like w^2. `tanh_quadrature_error` measures it against a 2000-node
 reference; measured absolute errors of E[tanh(w x)^2] (see tests/test_hermite.py):
@@ -63,6 +63,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._data.quadrature import gauss_hermite_normal, product_rule
+from .._misc import check_integer
+
+# the one Gauss-Hermite rule (meanfield._data.quadrature), under the name this module has always used
+gauss_hermite_rule = gauss_hermite_normal
 
 __all__ = [
     "gauss_hermite_rule",
@@ -77,28 +81,6 @@ __all__ = [
 ]
 
 
-def gauss_hermite_rule(n_nodes: int):
-    """Probabilists' Gauss-Hermite nodes/weights (weights sum to one) for any n_nodes.
-
-    `meanfield._quadrature.gauss_hermite_normal` (numpy's hermegauss) overflows beyond ~180 nodes;
-    above 150 this uses scipy's roots_hermitenorm (asymptotic Golub-Welsch-free construction), which
-    reproduces E[z^2] = 1, E[z^4] = 3 to 1e-13 up to 2000 nodes.
-    """
-    n_nodes = _check_int("n_nodes", n_nodes, 1)
-    if n_nodes <= 150:
-        return gauss_hermite_normal(n_nodes)
-    import scipy.special as sp
-
-    z, w = sp.roots_hermitenorm(n_nodes)
-    return np.asarray(z, dtype=np.float64), np.asarray(w / w.sum(), dtype=np.float64)
-
-
-def _check_int(name, value, minimum):
-    if not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def hermite_normalised(x, k_max: int, weights=None):
     """h_k(x) = He_k(x)/sqrt(k!) for k = 0..k_max, shape x.shape + (k_max + 1,).
 
@@ -111,7 +93,7 @@ def hermite_normalised(x, k_max: int, weights=None):
         >>> round(float(h[0, 3]), 12) == round(2 / math.sqrt(6), 12)
         True
     """
-    k_max = _check_int("k_max", k_max, 0)
+    k_max = check_integer("k_max", k_max, minimum=0)
     x = np.asarray(x, dtype=np.float64)
     start = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64) * np.ones_like(x)
     out = np.empty(x.shape + (k_max + 1,), dtype=np.float64)
@@ -132,8 +114,8 @@ def gaussian_expectation(g: Callable, n_nodes: int = 128, dim: int = 1):
     (n_nodes**dim, dim) to values of shape (n_nodes**dim, ...); jax-traceable (the nodes are
     constants). Product rules cost n_nodes**dim evaluations: use dim <= 3.
     """
-    n_nodes = _check_int("n_nodes", n_nodes, 1)
-    dim = _check_int("dim", dim, 1)
+    n_nodes = check_integer("n_nodes", n_nodes, minimum=1)
+    dim = check_integer("dim", dim, minimum=1)
     if n_nodes**dim > 2_000_000:
         raise ValueError(f"n_nodes**dim = {n_nodes}**{dim} nodes is too many for a product rule; "
                          "use dim <= 3 with n_nodes <= 128")
@@ -144,7 +126,7 @@ def gaussian_expectation(g: Callable, n_nodes: int = 128, dim: int = 1):
 
 def tanh_quadrature_error(w: float, n_nodes: int, reference_nodes: int = 2000) -> float:
     """|K-point minus reference-point Gauss-Hermite value| of E[tanh(w x)^2], x ~ N(0, 1)."""
-    n_nodes = _check_int("n_nodes", n_nodes, 1)
+    n_nodes = check_integer("n_nodes", n_nodes, minimum=1)
 
     def value(k):
         z, om = gauss_hermite_rule(k)
@@ -161,8 +143,8 @@ def hermite_coefficients(f: Callable, k_max: int, n_nodes: int = 400) -> np.ndar
     <= 2 n_nodes - 1 - k; for analytic f keep n_nodes well above k_max (default 400 for
     k_max <= 200) and check by doubling it.
     """
-    k_max = _check_int("k_max", k_max, 0)
-    n_nodes = _check_int("n_nodes", n_nodes, 1)
+    k_max = check_integer("k_max", k_max, minimum=0)
+    n_nodes = check_integer("n_nodes", n_nodes, minimum=1)
     if n_nodes <= k_max:
         raise ValueError(f"n_nodes must exceed k_max (the rule cannot resolve h_k beyond it); "
                          f"got n_nodes={n_nodes}, k_max={k_max}")

@@ -30,7 +30,7 @@ import numpy as np
 from .._model.bayesian import BayesianProblem, log_weight_per_particle
 from .foreground import Grid, Langevin, LangevinState
 from .solution import Solution
-from .solve import _warm_start
+from .solve import warm_start
 
 _interaction = eqx.filter_jit(
     lambda problem, theta, bg: jax.vmap(lambda t: problem.interaction(t, bg))(theta)
@@ -123,7 +123,7 @@ def free_energy(solution: Solution, *, n_strengths: int = 12, n_steps: int = 200
     else:
         # thermodynamic integration starts from one iterate (the last of a pooled cloud)
         m = getattr(solution.solver, "n_particles", particles.n_particles)
-        start = _warm_start(particles, m) if particles.n_particles % m == 0 else particles
+        start = warm_start(particles, m) if particles.n_particles % m == 0 else particles
         log_z, log_z_err = log_partition_ti(problem, bg, start, n_strengths=n_strengths,
                                             n_steps=n_steps, key=key)
         groups = np.array_split(lw, 8)

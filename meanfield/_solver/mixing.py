@@ -10,38 +10,66 @@ against B. With residual R(B) = G(B) - B:
       gamma = argmin_g |R - dR g|^2 + reg |g|^2,
       B'    = B + beta R - (dB + beta dR) gamma.
 
-Both are pure `init`/`update` pairs on flat float64 vectors. Anderson's extrapolated step can
+Both are `AbstractMixing`s: pure `init`/`update` pairs on float64 arrays, with their state
+written to and read from a checkpoint by `state_arrays` / `state_from_arrays`. Anderson's extrapolated step can
 leave the admissible set (for the Bayesian kernel, Q + sigma^2 I must stay positive definite):
 the solver then falls back to the damped step and reports it.
 """
 
-from __future__ import annotations
+
+import abc
 
 import equinox as eqx
 import numpy as np
 
 
-class Damped(eqx.Module):
-    """Damped (linear) mixing B' = B + beta (G(B) - B)."""
+class AbstractMixing(eqx.Module):
+    """The interface `solve` drives: `init(field) -> state`, `update(field, new, state) ->
+    (mixed, state)`, the damped step `damped(field, new)` (the fallback when `update` leaves the
+    admissible set) and the state as named arrays for checkpoints."""
 
-    beta: float = 0.5
-    name = "damped"
+    beta: eqx.AbstractVar[float]
+    name: eqx.AbstractClassVar[str]
 
     def __check_init__(self):
         if not (isinstance(self.beta, (int, float)) and 0.0 < self.beta <= 1.0):
             raise ValueError(f"beta must lie in (0, 1], got {self.beta!r}")
 
+    @abc.abstractmethod
+    def init(self, field: np.ndarray):
+        """The state before the first update."""
+
+    @abc.abstractmethod
+    def update(self, field: np.ndarray, new: np.ndarray, state):
+        """(the next field, the new state) from the current field B and G(B)."""
+
+    def damped(self, field, new):
+        """B + beta (G(B) - B)."""
+        return field + self.beta * (new - field)
+
+    def state_arrays(self, state) -> dict:
+        """The state as {name: numpy array} (saved in a checkpoint)."""
+        return {}
+
+    def state_from_arrays(self, arrays, field: np.ndarray):
+        """The state back from `state_arrays`' output (a mapping holding at least its keys)."""
+        return self.init(field)
+
+
+class Damped(AbstractMixing):
+    """Damped (linear) mixing B' = B + beta (G(B) - B)."""
+
+    beta: float = 0.5
+    name = "damped"
+
     def init(self, field: np.ndarray):
         return {}
 
     def update(self, field: np.ndarray, new: np.ndarray, state):
-        return field + self.beta * (new - field), state
-
-    def damped(self, field, new):
-        return field + self.beta * (new - field)
+        return self.damped(field, new), state
 
 
-class Anderson(eqx.Module):
+class Anderson(AbstractMixing):
     """Anderson (type II) mixing with a history of `memory` iterates."""
 
     memory: int = 5
@@ -52,16 +80,17 @@ class Anderson(eqx.Module):
     def __check_init__(self):
         if not (isinstance(self.memory, int) and self.memory >= 1):
             raise ValueError(f"memory must be a positive integer, got {self.memory!r}")
-        if not (isinstance(self.beta, (int, float)) and 0.0 < self.beta <= 1.0):
-            raise ValueError(f"beta must lie in (0, 1], got {self.beta!r}")
         if not (self.regularisation >= 0.0):
             raise ValueError(f"regularisation must be >= 0, got {self.regularisation!r}")
 
     def init(self, field: np.ndarray):
         return {"fields": np.zeros((0, field.size)), "residuals": np.zeros((0, field.size))}
 
-    def damped(self, field, new):
-        return field + self.beta * (new - field)
+    def state_arrays(self, state) -> dict:
+        return {"mix_fields": state["fields"], "mix_residuals": state["residuals"]}
+
+    def state_from_arrays(self, arrays, field: np.ndarray):
+        return {"fields": arrays["mix_fields"], "residuals": arrays["mix_residuals"]}
 
     def update(self, field: np.ndarray, new: np.ndarray, state):
         shape = field.shape

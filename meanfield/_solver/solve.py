@@ -33,10 +33,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .foreground import Grid, Langevin, Tempering
-from .mixing import Anderson, Damped
+from .foreground import AbstractForeground, Langevin
+from .mixing import AbstractMixing, Damped
 from .._model.particles import Particles
-from .._misc import Progress
+from .._model.problem import AbstractProblem
+from .._misc import Progress, as_key, check_integer, check_positive
 from .solution import Solution, SolveError, Status
 
 
@@ -45,8 +46,9 @@ class FixedPoint(eqx.Module):
 
     Attributes:
         n_particles: M, the number of foreground particles (ignored by `Grid`).
-        foreground: `Langevin(...)`, `Tempering(...)`, `GradientDescent(...)` or `Grid(...)`.
-        mixing: `Damped(beta)` or `Anderson(memory, beta)`.
+        foreground: an `AbstractForeground`: `Langevin(...)`, `Tempering(...)`,
+            `GradientDescent(...)` or `Grid(...)`.
+        mixing: an `AbstractMixing`: `Damped(beta)` or `Anderson(memory, beta)`.
         max_iterations: give up (status 'max_iterations') after this many iterations.
         rtol: relative tolerance on |G(B) - B| / |B|.
         noise_factor: how many Monte-Carlo standard errors count as "within noise".
@@ -80,8 +82,8 @@ class FixedPoint(eqx.Module):
     """
 
     n_particles: int = 2048
-    foreground: Langevin | Tempering | Grid = Langevin()
-    mixing: Damped | Anderson = Damped()
+    foreground: AbstractForeground = Langevin()
+    mixing: AbstractMixing = Damped()
     max_iterations: int = 200
     rtol: float = 1e-3
     noise_factor: float = 3.0
@@ -94,32 +96,21 @@ class FixedPoint(eqx.Module):
 
     def __check_init__(self):
         for name in ("n_particles", "max_iterations", "patience", "n_groups"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not isinstance(self.burn_in, int) or self.burn_in < 0:
-            raise ValueError(f"burn_in must be a non-negative integer, got {self.burn_in!r}")
-        if not isinstance(self.n_average, int) or isinstance(self.n_average, bool) \
+            check_integer(name, getattr(self, name))
+        check_integer("burn_in", self.burn_in, minimum=0)
+        if isinstance(self.n_average, bool) or not isinstance(self.n_average, int) \
                 or self.n_average < 0:
             raise ValueError(f"n_average must be a non-negative integer (0: no iterate "
                              f"averaging), got {self.n_average!r}")
         for name in ("rtol", "divergence_factor"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0):
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if not (self.noise_factor >= 0):
-            raise ValueError(f"noise_factor must be >= 0, got {self.noise_factor!r}")
-
-
-def _as_key(key):
-    if isinstance(key, (int, np.integer)):
-        return jax.random.PRNGKey(int(key)), int(key)
-    key = jnp.asarray(key)
-    if key.shape != (2,) or key.dtype != jnp.uint32:
-        raise ValueError(
-            f"key must be an integer seed or a jax.random.PRNGKey, got shape {key.shape} {key.dtype}"
-        )
-    return key, None
+            check_positive(name, getattr(self, name))
+        check_positive("noise_factor", self.noise_factor, allow_zero=True)
+        if not isinstance(self.foreground, AbstractForeground):
+            raise ValueError(f"foreground must be an AbstractForeground (Langevin(), Tempering(), "
+                             f"GradientDescent() or Grid()), got {self.foreground!r}")
+        if not isinstance(self.mixing, AbstractMixing):
+            raise ValueError(f"mixing must be an AbstractMixing (Damped() or Anderson()), got "
+                             f"{self.mixing!r}")
 
 
 def fingerprint(*objects) -> str:
@@ -186,8 +177,18 @@ def _load_checkpoint(path: Path, expected: str) -> dict | None:
     return data
 
 
-def _warm_start(init: Particles, m: int) -> Particles:
-    """`init` as M particles: itself, or the last iterate of a pooled (averaged) cloud."""
+def warm_start(init: Particles, m: int) -> Particles:
+    """`init` as M particles: itself, or the last iterate of a pooled (averaged) cloud.
+
+    A solution averaged over K iterates (`FixedPoint.n_average`) holds K M particles, the K
+    clouds one after the other; the last M are the final foreground cloud, a valid start.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> pooled = Particles.uniform(jnp.arange(12.0).reshape(6, 2))     # K = 3 clouds of 2
+        >>> warm_start(pooled, 2).theta.tolist()
+        [[8.0, 9.0], [10.0, 11.0]]
+    """
     k = init.n_particles
     if k == m:
         return init
@@ -259,7 +260,10 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         True
     """
     solver = FixedPoint() if solver is None else solver
-    base_key, seed = _as_key(key)
+    if not isinstance(problem, AbstractProblem):
+        raise ValueError(f"problem must be an AbstractProblem (BayesianProblem or "
+                         f"TrainingProblem), got {type(problem).__name__}")
+    base_key, seed = as_key(key)
     init_key, loop_key = jax.random.split(base_key)
     fg = solver.foreground
     mixing = solver.mixing
@@ -281,9 +285,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         treedef = jax.tree_util.tree_structure(template)
         fg_state = jax.tree_util.tree_unflatten(
             treedef, [jnp.asarray(resumed[f"fg_state_{i}"]) for i in range(treedef.num_leaves)])
-        mix_state = mixing.init(field)
-        if isinstance(mixing, Anderson):
-            mix_state = {"fields": resumed["mix_fields"], "residuals": resumed["mix_residuals"]}
+        mix_state = mixing.state_from_arrays(resumed, field)
         start = int(resumed["iteration"])
         streak = int(resumed["streak"])
         history = {k: list(v) for k, v in json.loads(str(resumed["history"])).items()}
@@ -291,20 +293,13 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
     else:
         particles, fg_state = fg.init(problem, init_key, solver.n_particles)
         if init is not None:
-            particles = _warm_start(init, particles.n_particles)
+            particles = warm_start(init, particles.n_particles)
         if solver.shard:
             particles = particles.shard()
         field, _ = measure(problem, particles, solver.n_groups, False)
-        if isinstance(fg, Grid):
-            # the grid's initial weights are uniform; start from the prior law instead
-            particles, fg_state, _ = fg.run(problem, particles, problem.background(field), None,
-                                            fg_state, strength=0.0)
-            field, _ = measure(problem, particles, solver.n_groups, False)
-        else:
-            for b in range(solver.burn_in):
-                bg = problem.background(jnp.asarray(field))
-                particles, fg_state, _ = fg.run(problem, particles, bg,
-                                                jax.random.fold_in(init_key, b), fg_state)
+        particles, fg_state, field = fg.start(
+            problem, particles, fg_state, field, init_key, burn_in=solver.burn_in,
+            measure=lambda p: measure(problem, p, solver.n_groups, False)[0])
         mix_state = mixing.init(field)
         start, streak = 0, 0
 
@@ -319,9 +314,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         }
         for i, leaf in enumerate(jax.tree_util.tree_leaves(fg_state)):
             payload[f"fg_state_{i}"] = np.asarray(leaf)
-        if isinstance(mixing, Anderson):
-            payload["mix_fields"] = mix_state["fields"]
-            payload["mix_residuals"] = mix_state["residuals"]
+        payload.update(mixing.state_arrays(mix_state))
         _save_checkpoint(ckpt_path, payload)
 
     bar = Progress(solver.max_iterations, f"solve[{type(problem).__name__}]", enabled=progress)
@@ -359,8 +352,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
             tol = solver.rtol + solver.noise_factor * noise_rel
             mixed, new_mix_state = mixing.update(field, new, mix_state)
             fallback = False
-            if hasattr(problem, "field_is_admissible") and not problem.field_is_admissible(
-                    jnp.asarray(mixed)):
+            if not problem.field_is_admissible(jnp.asarray(mixed)):
                 mixed = mixing.damped(field, new)
                 new_mix_state = mixing.init(field)
                 fallback = True

@@ -10,7 +10,7 @@ has the lower free energy F; the transition lambda_c is where
 
     Delta F(lambda) = F_feature(lambda) - F_gp(lambda)
 
-changes sign (`crossing`).
+changes sign (`crossing`, through the one crossing estimator `find_crossing`).
 
 `sweep` saves every finished point atomically into `folder` (one `.npz` of particles and one JSON
 record), and the point in progress through `solve`'s own checkpoint, so an interrupted sweep
@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._model.particles import Particles
+from .crossing import find_crossing
 from .._misc import atomic_write, jsonable, write_text
 from .solution import safe_summary
 from .solve import FixedPoint, fingerprint, solve
@@ -164,6 +164,9 @@ def sweep(make_problem: Callable, values: Sequence[float], solver: FixedPoint | 
 def crossing(values, delta, delta_err=None) -> tuple[float, float]:
     """Where Delta(value) changes sign, by linear interpolation, with an uncertainty.
 
+    The first sign change in increasing value (`find_crossing(values, delta, 0,
+    errors=delta_err, direction="either", error="propagated")`, the one crossing estimator).
+
     Args:
         values: increasing control-parameter values where both branches exist.
         delta: Delta F at those values (NaN where a branch is missing).
@@ -171,11 +174,18 @@ def crossing(values, delta, delta_err=None) -> tuple[float, float]:
 
     Returns:
         (value_c, error): the interpolated zero of the first sign change, and its error: the
-        propagated standard error of Delta through the interpolation, plus half the bracketing
-        interval when Delta's sign at either end of it is within 2 standard errors of zero.
+        propagated standard error of Delta through the interpolation, raised to half the
+        bracketing interval when Delta's sign at either end of it is within 2 standard errors
+        of zero (half the span of the two neighbours when Delta is exactly 0 at a grid point).
 
     Raises:
         ValueError: no sign change among the finite entries.
+
+    Example:
+        >>> import meanfield as mf
+        >>> xc, err = mf.crossing([0.1, 0.2, 0.3], [-1.0, -0.5, 0.5], [0.1, 0.1, 0.1])
+        >>> round(xc, 6), round(err, 6)
+        (0.25, 0.007071)
     """
     x = np.asarray(values, dtype=float)
     d = np.asarray(delta, dtype=float)
@@ -183,21 +193,8 @@ def crossing(values, delta, delta_err=None) -> tuple[float, float]:
     if not (x.shape == d.shape == e.shape) or x.ndim != 1:
         raise ValueError(f"values, delta and delta_err must be 1-D of one length, got shapes "
                          f"{x.shape}, {d.shape}, {e.shape}")
-    ok = np.isfinite(x) & np.isfinite(d)
-    x, d, e = x[ok], d[ok], e[ok]
-    order = np.argsort(x)
-    x, d, e = x[order], d[order], e[order]
-    for i in range(len(x) - 1):
-        if d[i] == 0.0:
-            return float(x[i]), float(0.5 * (x[min(i + 1, len(x) - 1)] - x[max(i - 1, 0)]))
-        if np.sign(d[i]) != np.sign(d[i + 1]):
-            t = d[i] / (d[i] - d[i + 1])
-            xc = x[i] + t * (x[i + 1] - x[i])
-            slope = (d[i + 1] - d[i]) / (x[i + 1] - x[i])
-            # dx_c = -(dDelta at x_c)/slope, Delta's error interpolated linearly
-            err = float(np.hypot((1 - t) * e[i], t * e[i + 1]) / abs(slope))
-            if abs(d[i]) < 2 * e[i] or abs(d[i + 1]) < 2 * e[i + 1]:
-                err = max(err, 0.5 * (x[i + 1] - x[i]))
-            return float(xc), err
-    raise ValueError("Delta does not change sign over the given values: the branches do not "
-                     "cross there (widen the range of the control parameter)")
+    c = find_crossing(x, d, 0.0, errors=e, direction="either", error="propagated")
+    if not c.crossed:
+        raise ValueError("Delta does not change sign over the given values: the branches do not "
+                         "cross there (widen the range of the control parameter)")
+    return c.value, c.error

@@ -28,10 +28,11 @@ the dominant-frequency histogram of the droplets and the mean IPR. The NNGP (the
 same network, same noise) and NTK (gradient flow to interpolation) test accuracies are computed on
 the same splits.
 
-The transition alpha_c of a sweep is where its test accuracy crosses the midpoint between chance
-(1/P) and 1 (linear interpolation, `meanfield.crossing`), over the alphas < 1 only (at alpha = 1
-nothing is held out and the "test" split is the training set); its error is half the bracketing
-alpha interval. When the accuracy stays below the midpoint, alpha_c is reported as None together
+The transition alpha_c of a sweep is where its test accuracy first rises through the midpoint
+between chance (1/P) and 1 (linear interpolation; the one rule of `transition.accuracy_transition`,
+also applied to the finite-width Langevin curves), over the alphas < 1 only (at alpha = 1 nothing
+is held out and the "test" split is the training set); its error is half the bracketing alpha
+interval. When the accuracy stays below the midpoint, alpha_c is reported as None together
 with `alpha_c_lower_bound`, the largest alpha < 1 of the grid. The reported alpha_c is the mean of the two sweeps' values, with error
 max(half-interval, |up - down|/2).
 
@@ -58,7 +59,8 @@ from ..._observables.fourier import inverse_participation_ratio, specialised_mas
 from ..._solver.mixing import Damped
 from ..._baselines.predictors import nngp_predictor, ntk_predictor
 from ..._solver.solve import FixedPoint
-from ..._solver.sweep import crossing, sweep
+from ..._solver.sweep import sweep
+from .transition import SPECIALISED_THRESHOLD, sweep_transition
 from ..._data.tasks import modular_addition
 
 __all__ = ["GrokkingSweep", "grokking_sweep", "default_grokking_solver", "plot_grokking_sweep"]
@@ -191,22 +193,10 @@ def _observer(P, threshold):
     return observe
 
 
-def _alpha_c_of(alphas, acc, P):
-    mid = 0.5 * (1.0 + 1.0 / P)
-    acc = np.asarray(acc, dtype=float)
-    try:
-        value, _ = crossing(alphas, acc - mid)
-    except ValueError:
-        return None
-    i = int(np.searchsorted(alphas, value))
-    lo, hi = alphas[max(i - 1, 0)], alphas[min(i, len(alphas) - 1)]
-    return float(value), float(0.5 * (hi - lo)) if hi > lo else 0.0
-
-
 def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015,
                    sigma_a2: float = 1.0, sigma_w2: float = 1.0, action=None,
                    solver: FixedPoint | None = None, seed: int = 0, data_seed: int = 0,
-                   folder=None, threshold: float = 8.0, baselines: bool = True,
+                   folder=None, threshold: float = SPECIALISED_THRESHOLD, baselines: bool = True,
                    free_energy: bool = False, free_energy_options: dict | None = None,
                    progress: bool = True) -> GrokkingSweep:
     """Sweep the mean field of modular addition over the training fraction alpha (module doc).
@@ -272,15 +262,13 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
                 return_var=False).test_accuracy)
     x = np.asarray(vals)
     held = x < 1.0  # alpha = 1 has no held-out pairs
-    per = {b: (_alpha_c_of(x[held], res.column(b, "test_accuracy")[held], P)
-               if held.sum() >= 2 else None) for b in ("up", "down")}
-    res.alpha_c_branch = {b: (None if v is None else {"alpha_c": v[0], "err": v[1]})
-                          for b, v in per.items()}
-    found = [v for v in per.values() if v is not None]
-    if found:
-        res.alpha_c = float(np.mean([v[0] for v in found]))
-        spread = 0.5 * abs(found[0][0] - found[-1][0])
-        res.alpha_c_err = float(max(max(v[1] for v in found), spread))
+    if held.sum() >= 2:
+        res.alpha_c, res.alpha_c_err, per = sweep_transition(
+            x, res.column("up", "test_accuracy"), res.column("down", "test_accuracy"), P)
+        res.alpha_c_branch = {b: ({"alpha_c": c.value, "err": c.error} if c.crossed else None)
+                              for b, c in per.items()}
+    else:
+        res.alpha_c_branch = {"up": None, "down": None}
     if res.alpha_c is None and held.any():
         res.alpha_c_lower_bound = float(x[held].max())
     gap = np.abs(res.column("up", "test_accuracy") - res.column("down", "test_accuracy"))

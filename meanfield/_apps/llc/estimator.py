@@ -60,7 +60,7 @@ Known limitation, measured (tests/test_llc.py): on singular models a fixed-step 
 w* loses acceptance as chains move along the zero set into stiffer regions and then under-samples
 them: reduced-rank regression (M, N, H) = (2, 2, 2) at nbeta = 1e6 gives 1.431 +- 0.010 against the
 exact 1.497 (-4.4%), with acceptance 0.41 after calibration to 0.9. Models linear in some weights
-avoid this by integrating those out (`meanfield._learning_zero.marginal_llc`).
+avoid this by integrating those out (`meanfield._apps.llc.learning_zero.marginal_llc`).
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from ..._misc import check_positive
+from ..._solver.foreground.mala import MALAState, mala_step
 
 __all__ = [
     "SGLD",
@@ -88,13 +91,6 @@ __all__ = [
     "ReducedRankRegression",
     "aoyagi_watanabe_rlct",
 ]
-
-
-def _positive(name, value):
-    value = float(value)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return value
 
 
 class SGLD(eqx.Module):
@@ -115,10 +111,9 @@ class SGLD(eqx.Module):
     preconditioner: Optional[jax.Array] = None
 
     def __check_init__(self):
-        _positive("step_size", self.step_size)
-        _positive("nbeta", self.nbeta)
-        if not (float(self.localization) >= 0):
-            raise ValueError(f"localization must be >= 0, got {self.localization!r}")
+        check_positive("step_size", self.step_size)
+        check_positive("nbeta", self.nbeta)
+        check_positive("localization", self.localization, allow_zero=True)
 
     def factors(self, dim: int):
         """(R, R^{-1}) with P = R R^T, as dense (dim, dim) float64 arrays."""
@@ -170,29 +165,19 @@ def sgld_init(sampler: SGLD, loss_fn: Callable, theta, w_star) -> ChainState:
 
 
 def _step(loss_fn, metropolis, state, key, w_star, eps, nbeta, gamma, r, r_inv):
-    k_noise, k_acc = jax.random.split(key)
-    xi = jax.random.normal(k_noise, state.theta.shape, dtype=jnp.float64)
-    p_grad = r @ (r.T @ state.grad)
-    prop = state.theta - 0.5 * eps * p_grad + jnp.sqrt(eps) * (r @ xi)
-    pot_p, loss_p, g_p = _potential_and_grad(loss_fn, prop, w_star, nbeta, gamma)
-    # log q(prop | theta) = -|xi|^2/2 ; log q(theta | prop) from the reverse move
-    back = state.theta - prop + 0.5 * eps * (r @ (r.T @ g_p))
-    z_back = (r_inv @ back) / jnp.sqrt(eps)
-    log_alpha = -pot_p + state.potential - 0.5 * jnp.dot(z_back, z_back) + 0.5 * jnp.dot(xi, xi)
-    log_alpha = jnp.where(jnp.isfinite(log_alpha), log_alpha, -jnp.inf)
-    accept_prob = jnp.exp(jnp.minimum(log_alpha, 0.0))
-    if metropolis:
-        accept = jax.random.uniform(k_acc, dtype=jnp.float64) < accept_prob
-    else:
-        accept = jnp.array(True)
-    new = ChainState(
-        jnp.where(accept, prop, state.theta),
-        jnp.where(accept, loss_p, state.loss),
-        jnp.where(accept, pot_p, state.potential),
-        jnp.where(accept, g_p, state.grad),
-        state.n_accept + accept.astype(jnp.int64),
-    )
-    return new, (new.loss, accept_prob)
+    """One step of the package's MALA kernel (`mala_step`) with the constant preconditioner
+    P = R R^T; the loss rides along as the potential's auxiliary output."""
+
+    def value_and_grad(t):
+        pot, loss, g = _potential_and_grad(loss_fn, t, w_star, nbeta, gamma)
+        return (pot, loss), g
+
+    chain = MALAState(state.theta, state.potential, state.grad, state.loss)
+    chain, info = mala_step(value_and_grad, chain, key, eps, preconditioner=(r, r_inv),
+                            metropolis=metropolis, has_aux=True)
+    new = ChainState(chain.position, chain.aux, chain.value, chain.grad,
+                     state.n_accept + info.accepted.astype(jnp.int64))
+    return new, (new.loss, info.acceptance_probability)
 
 
 def sgld_step(sampler: SGLD, loss_fn: Callable, w_star, state: ChainState, key):
@@ -306,7 +291,7 @@ def calibrate_step_size(loss_fn: Callable, w_star, nbeta: float, key, localizati
         raise ValueError(f"target_accept must be in (0, 1), got {target_accept!r}")
     key = jax.random.PRNGKey(key) if isinstance(key, int) else key
     lo, hi, hist = None, None, []
-    eps = _positive("step_size", step_size)
+    eps = check_positive("step_size", step_size)
     for i in range(n_iter):
         s = SGLD(eps, nbeta, localization, metropolis=True, preconditioner=preconditioner)
         res = estimate_llc(loss_fn, w_star, s, jax.random.fold_in(key, i), n_chains=n_chains,
@@ -331,8 +316,8 @@ def hessian_preconditioner(loss_fn: Callable, w_star, nbeta: float, localization
     Exactly whitens p when L is quadratic; at singular points (H = 0 in degenerate directions)
     those directions get the localisation scale 1/sqrt(gamma).
     """
-    _positive("nbeta", nbeta)
-    _positive("localization", localization)
+    check_positive("nbeta", nbeta)
+    check_positive("localization", localization)
     w_star = jnp.asarray(w_star, dtype=jnp.float64)
     h = np.asarray(jax.hessian(loss_fn)(w_star))
     evals, evecs = np.linalg.eigh(0.5 * (h + h.T))
@@ -504,7 +489,7 @@ class ReducedRankRegression(eqx.Module):
         if self.r != 0 or self.H > 2 or self.H > self.M:
             raise ValueError(f"exact_lambda_hat needs r = 0 and H <= min(2, M); got M={self.M}, "
                              f"N={self.N}, H={self.H}, r={self.r}")
-        nb, g = _positive("nbeta", nbeta), _positive("gamma", gamma)
+        nb, g = check_positive("nbeta", nbeta), check_positive("gamma", gamma)
         M, N, H = self.M, self.N, self.H
 
         def integrand(u, power):  # u = log s; includes the Jacobian ds = s du

@@ -26,7 +26,7 @@ mode counting gives lambda ~ (1/2) (ln(2 nbeta g_0/gamma)/c)^(1/p): linear in ln
 quadratic for p = 1/2.
 
 Which p? Each single neuron has the stretched Hermite law |c_k[tanh(w .)]| ~ exp(-pi sqrt(k)/(2|w|))
-(`meanfield._hermite`); if the a-directions were Hermite modes with those weights, p = 1/2 and
+(`meanfield._observables.hermite`); if the a-directions were Hermite modes with those weights, p = 1/2 and
 lambda would grow like (ln nbeta)^2. They are not: G_ij = k(w_i, w_j) samples the kernel
 k(w, w') = E[tanh(w x) tanh(w' x)], which is analytic in (w, w') near the real axis, and the
 eigenvalues of a kernel analytic on a neighbourhood of an interval decay geometrically (Little &
@@ -82,7 +82,7 @@ class TanhNet(eqx.Module):
 
     Attributes: width h, input dim d (<= 3: product rule), n_nodes per axis of the Gauss-Hermite
     rule (256 for d = 1 keeps the error of E[tanh(w x)^2] below 1e-6 for |w| <= 3, see
-    `meanfield._hermite`). theta is flat: (a (h,), vec W (h, d)).
+    `meanfield._observables.hermite`). theta is flat: (a (h,), vec W (h, d)).
     """
 
     width: int = 128

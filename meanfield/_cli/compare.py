@@ -1,0 +1,146 @@
+"""`meanfield compare`: the mean field against NNGP, NTK and finite-width Langevin ensembles
+(`meanfield._baselines.compare`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .._baselines.compare import SCALINGS, compare, table
+from .._baselines.posterior import PosteriorLangevin
+from .._io.config import DEFAULT_CONFIG, ConfigError, load_config, loads, parse_config
+from .._io.figures import plot_compare
+from .._io.results import jsonable, write_experiment, write_text
+from .._model.bayesian import BayesianProblem
+from .common import EXIT_OK, FORMATTER
+
+
+def _int_list(text):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def add_parser(sub) -> None:
+    """Register `meanfield compare` on the CLI's subparsers object."""
+    p = sub.add_parser(
+        "compare", formatter_class=FORMATTER,
+        help="mean field vs NNGP, NTK and finite-width Langevin ensembles",
+        description="Solve the mean field of a Bayesian config, compute the NNGP and NTK "
+                    "predictors, sample the exact posterior of finite networks at several "
+                    "widths N by ensemble Langevin dynamics, and write a table, a figure and "
+                    "compare.json to DIR: test loss per method, kernel alignment with the "
+                    "mean-field kernel, and the gap |f_N - f_MF| vs N with a fitted rate.")
+    p.add_argument("config", nargs="?", metavar="CONFIG.toml", default=None,
+                   help="TOML config with model.kind = 'bayesian'; without it the built-in "
+                        "default problem of `meanfield solve` (DEFAULT_CONFIG)")
+    p.add_argument("--out", required=True, metavar="DIR", help="results folder")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (test losses per method, gaps per width, fitted "
+                        "rate) on stdout")
+    p.add_argument("--widths", type=_int_list, default=[8, 16, 32, 64, 128], metavar="N,N,...",
+                   help="finite widths of the Langevin ensembles")
+    p.add_argument("--scaling", choices=SCALINGS, default="meanfield",
+                   help="how sigma_a2 and the noise change with N (see meanfield._baselines.compare): "
+                        "'meanfield' keeps the mean-field problem fixed (sigma_a2, noise ~ "
+                        "N0/N); 'standard' keeps the config's sigma_a2 and noise")
+    p.add_argument("--chains", type=int, default=16, help="independent Langevin chains per width")
+    p.add_argument("--warmup", type=int, default=2000, help="warm-up steps per chain")
+    p.add_argument("--samples", type=int, default=200, help="recorded draws per chain")
+    p.add_argument("--thin", type=int, default=10, help="Langevin steps between draws")
+    p.add_argument("--step-size", type=float, default=0.05,
+                   help="initial Langevin step (adapted during warm-up)")
+    p.add_argument("--method", choices=("marginal", "joint"), default="marginal",
+                   help="'marginal': read-out integrated out exactly; 'joint': per-layer "
+                        "preconditioned Langevin on both layers")
+    p.add_argument("--ntk-ridge", type=float, default=0.0,
+                   help="ridge of the NTK predictor (0 = infinite-time gradient flow)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed overriding the config's top-level seed")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.config is None:
+        raw, base = loads(DEFAULT_CONFIG, source="DEFAULT_CONFIG"), Path.cwd()
+        if not args.quiet:
+            print("meanfield compare: no CONFIG given; using the built-in default problem",
+                  file=sys.stderr)
+    else:
+        path = Path(args.config)
+        load_config(path)
+        raw, base = loads(path.read_text(encoding="utf-8"), source=str(path)), \
+            path.resolve().parent
+    if args.seed is not None:
+        raw["seed"] = args.seed
+    problem, solver, seed, options = parse_config(raw, base_dir=base)
+    if not isinstance(problem, BayesianProblem):
+        raise ConfigError("compare needs model.kind = 'bayesian' (the finite network's posterior "
+                          "is the ground truth of the Bayesian mean field)")
+    for name in ("chains", "warmup", "samples", "thin"):
+        v = getattr(args, name)
+        if v < (0 if name == "warmup" else 1):
+            kind = "non-negative" if name == "warmup" else "positive"
+            raise ConfigError(f"--{name}: must be a {kind} integer, got {v}")
+    if not args.step_size > 0:
+        raise ConfigError(f"--step-size: must be positive, got {args.step_size}")
+    if not args.ntk_ridge >= 0:
+        raise ConfigError(f"--ntk-ridge: must be >= 0, got {args.ntk_ridge}")
+    sampler = PosteriorLangevin(n_chains=args.chains, n_warmup=args.warmup,
+                                n_samples=args.samples, thin=args.thin, step_size=args.step_size,
+                                method=args.method)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out: {str(out)!r} exists and is not a folder")
+    settings = {"widths": args.widths, "scaling": args.scaling, "chains": args.chains,
+                "warmup": args.warmup, "samples": args.samples, "thin": args.thin,
+                "step_size": args.step_size, "method": args.method,
+                "ntk_ridge": args.ntk_ridge}
+    brief = compare_experiment(problem, solver, sampler, out, widths=args.widths,
+                               scaling=args.scaling, ntk_ridge=args.ntk_ridge, seed=seed,
+                               config={**options["config"], "compare": settings},
+                               progress=not args.quiet)
+    if args.json:
+        shown = {k: v for k, v in brief.items() if k not in ("table", "files")}
+        print(json.dumps(jsonable(shown), allow_nan=False))
+    else:
+        print(brief["table"])
+        print(f"results in: {out} ({', '.join(brief['files'])}, table.txt)")
+    return EXIT_OK
+
+
+def compare_experiment(problem, solver, sampler, out, *, widths, scaling="meanfield",
+                       ntk_ridge=0.0, seed=0, config=None, progress=True) -> dict:
+    """`compare` the mean field of `problem` with NNGP, NTK and Langevin ensembles at `widths`
+    and write the results folder `out` (compare.json, config.json, arrays.npz, compare.png,
+    table.txt). Returns the brief record that `--json` prints (test losses, gaps per width,
+    fitted rates), with the text `table` and the `files` written."""
+    out = Path(out)
+    t0 = time.perf_counter()
+    res = compare(problem, widths, solver=solver, sampler=sampler, scaling=scaling,
+                  ntk_ridge=ntk_ridge, seed=seed, progress=progress)
+    result = res["result"]
+    out.mkdir(parents=True, exist_ok=True)
+    text = table(result)
+    write_text(out / "table.txt", text + "\n")
+    record = write_experiment(out, "compare", {**result, "table": "table.txt"}, config=config,
+                              seed=seed, figures={"compare": plot_compare(result, res["arrays"])},
+                              arrays=res["arrays"], wall_time=time.perf_counter() - t0)
+    return {
+        "test_loss": {k: v["test_loss"] for k, v in result["methods"].items()},
+        "gaps": [{k: r[k] for k in ("width", "gap", "gap_floor", "gap_debiased",
+                                    "gap_nngp", "alignment_to_mean_field")}
+                 | {"rhat_potential": r["rhat"]["potential"]} for r in result["widths"]],
+        "nngp_gap_to_mean_field": result["methods"]["nngp"]["gap_to_mean_field"],
+        "gap_fit": result["gap_fit"],
+        "self_convergence_fit": result["self_convergence_fit"], "results": str(out),
+        "table": text, "files": record["files"],
+    }
