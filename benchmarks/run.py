@@ -7,7 +7,7 @@ bounds what the hardware allows, and reports the ratio; absolute seconds alone a
 result (they depend on the machine and its load). See benchmarks/README.md for the figures.
 
 * particle_step: one MALA step of all M foreground particles of a Bayesian problem
-  (`meanfield._solver.foreground._mala`), against (a) the bare elementwise work any step must do
+  (`meanfield._solver.foreground.langevin_steps`), against (a) the bare elementwise work any step must do
   (phi and phi' of the (M, n) pre-activations, twice: proposal value and gradient; measured as a
   fused jit of exactly those evaluations), and (b) the machine's dense matmul rate on the step's
   matmul shapes and at its peak. The ratio (a)/step is the fraction of the elementwise roofline;
@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import meanfield as mf
-from meanfield._solver.foreground import _mala
+from meanfield._solver.foreground import langevin_steps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from brute_force import brute_force, cost_scaling  # noqa: E402
@@ -84,7 +84,7 @@ def particle_step(n_particles: int, n_data: int, dim: int, n_steps: int = 20) ->
     h = jnp.asarray(0.05)
 
     def step_block(theta):
-        return _mala(problem, theta, bg, key, h, 1.0, n_steps=n_steps, metropolis=True)[0]
+        return langevin_steps(problem, theta, bg, key, h, 1.0, n_steps=n_steps, metropolis=True)[0]
 
     t_step = _time(step_block, theta) / n_steps
 
@@ -140,7 +140,7 @@ def two_hot_step(P: int, alpha: float, n_particles: int, n_steps: int = 20) -> d
     times = {}
     for name, prob in (("dense", p_dense), ("gather", p_gather)):
         def block(theta, prob=prob):
-            return _mala(prob, theta, bg, key, h, 1.0, n_steps=n_steps, metropolis=True)[0]
+            return langevin_steps(prob, theta, bg, key, h, 1.0, n_steps=n_steps, metropolis=True)[0]
         times[name] = _time(block, theta) / n_steps
     n, d, c = task.train.n, task.train.dim, task.train.n_outputs
     return {"P": P, "alpha": alpha, "n_particles": n_particles, "n_data": n, "dim": d,

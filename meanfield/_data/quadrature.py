@@ -10,7 +10,7 @@ polynomials of degree <= 2K - 1. Product rules extend this to z ~ N(0, I_d).
 The rule for every K is scipy's `roots_hermitenorm` (Golub-Welsch below 150 nodes, the
 asymptotic Townsend-Trogdon-Olver construction above), with the weights renormalised to sum to
 one. numpy's `hermegauss` overflows past ~180 nodes; this one reproduces E[z^(2m)] = (2m - 1)!!
-to ~3e-14 relative for m <= 40 at K = 200, 400, 1000, 2000 (tests/test_hermite.py). Weights below
+to ~3e-14 relative for m <= 40 at K = 200, 400, 1000, 2000 (tests/observables/test_hermite.py). Weights below
 ~1e-308 (|z_k| >~ 37, K >~ 350) underflow to exactly zero.
 """
 

@@ -383,7 +383,7 @@ class ClippedReLU(Activation):
 
     The Gaussian kernels use the base class's 2-D Gauss-Hermite default, which converges only
     algebraically (and erratically) at the kinks: at 48 nodes and variances 0.5-3, measured
-    against 1-D integrals (tests/test_activations.py), errors up to 4e-3 for the kernel and 4e-2
+    against 1-D integrals (tests/model/test_activations.py), errors up to 4e-3 for the kernel and 4e-2
     for the derivative kernel (an indicator); 400 nodes bring them to ~1e-3 and ~6e-3.
 
     Example:

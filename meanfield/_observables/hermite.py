@@ -16,7 +16,7 @@ which never forms k! or He_k (both overflow for k of a few hundred). Inside expe
 Gauss-Hermite weight omega_n is folded into the starting values (the recurrence is linear), so
 omega_n h_k(x_n) stays finite even at nodes where h_k alone is huge.
 
-Decay of the spectrum of tanh (derivation, checked numerically in tests/test_hermite.py). With
+Decay of the spectrum of tanh (derivation, checked numerically in tests/observables/test_hermite.py). With
 x = sqrt(2) y,
 
     c_k[f] = pi^(-1/4) * < f(sqrt(2) y) exp(-y^2/2), psi_k(y) >,
@@ -34,7 +34,7 @@ fits log|c_k| = A + p log k - c sqrt(k) and compares it with a geometric law log
 Quadrature accuracy. `gaussian_expectation` uses the K-point rule of `meanfield._data.quadrature`; for
 E[tanh(w x)^2] its error decays like exp(-const * sqrt(K) / |w|) (same strip argument), so the
 number of nodes must grow like w^2. `tanh_quadrature_error` measures it against a 2000-node
-reference; measured absolute errors of E[tanh(w x)^2] (see tests/test_hermite.py):
+reference; measured absolute errors of E[tanh(w x)^2] (see tests/observables/test_hermite.py):
 
     |w|     K=32     K=64     K=128    K=256
     0.5     4e-12    <1e-14   <1e-14   <1e-14
@@ -47,7 +47,7 @@ The learning-zero experiment draws w ~ N(0, 1) (max |w| ~ 2.6 for h = 128): its 
 uses K = 256 (error <~ 1e-6 per neuron pair), but lambda depends on Gram eigenvalues far below
 that (g_j ~ gamma/(2 nbeta)), which need more nodes: the marginal estimator uses K = 512 (lambda
 within 0.02 of K = 2048 up to nbeta = 1e20; K = 256 only up to 1e12), the theory curve K = 2048
-(tests/test_llc.py::test_gram_quadrature_nodes_for_h128).
+(tests/apps/test_llc.py::test_gram_quadrature_nodes_for_h128).
 
 Measured Hermite decay of tanh(w x) (k_max = 200, 400 nodes, fit over odd k >= 5): fitted c = 3.21,
 1.587, 0.786, 0.512 for w = 0.5, 1, 2, 3 against pi/(2w) = 3.14, 1.571, 0.785, 0.524; the stretched

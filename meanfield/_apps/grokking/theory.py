@@ -26,7 +26,7 @@ lambda the eigenvalue of the data kernel Q on the target vectors. Because
     lambda = kappa m,           m = < A_k B_k >  (any k != 0; 4 under the prior),
 
 so the single-neuron action is S[z] = |z|^2/2 + Gamma(|z|^2) - g sum_k A_k B_k (tested against
-`BayesianProblem` on `modular_addition(P, 1.0)` in tests/test_grokking_theory.py). Without
+`BayesianProblem` on `modular_addition(P, 1.0)` in tests/apps/test_grokking_theory.py). Without
 Gamma this is an unbounded quartic; the stabiliser is
 
     Gamma(R) = gamma_eff (R/d)^3,   R = |z|^2,

@@ -56,7 +56,7 @@ acceptance at given (nbeta, gamma, P); choose gamma so that nbeta times the curv
 exceed it (else they are masked by the localisation, cf. `QuadraticModel.exact_lambda_hat`) while
 chains stay in the basin of w* (check drift and the loss trace).
 
-Known limitation, measured (tests/test_llc.py): on singular models a fixed-step MALA calibrated at
+Known limitation, measured (tests/apps/test_llc.py): on singular models a fixed-step MALA calibrated at
 w* loses acceptance as chains move along the zero set into stiffer regions and then under-samples
 them: reduced-rank regression (M, N, H) = (2, 2, 2) at nbeta = 1e6 gives 1.431 +- 0.010 against the
 exact 1.497 (-4.4%), with acceptance 0.41 after calibration to 0.9. Models linear in some weights
@@ -482,7 +482,7 @@ class ReducedRankRegression(eqx.Module):
 
         done by adaptive quadrature in log s (1-D for H = 1, 2-D for H = 2; relative accuracy
         ~1e-7). As nbeta -> infinity it tends to lambda - (m - 1)/ln(nbeta) + O(1/ln^2) with
-        (lambda, m) of `aoyagi_watanabe_rlct` (tests/test_llc.py checks this for five shapes).
+        (lambda, m) of `aoyagi_watanabe_rlct` (tests/apps/test_llc.py checks this for five shapes).
         """
         from scipy.integrate import dblquad, quad
 

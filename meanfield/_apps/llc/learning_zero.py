@@ -230,7 +230,7 @@ def marginal_llc(net: TanhNet, theta_star, nbeta: float, localization: float = 1
     shrink with the stiffest direction nbeta g_0 and which stalls beyond nbeta ~ 1e7 here, this mixes
     at any nbeta (the marginal of W is always on the localisation scale). G(W) uses an
     `n_nodes`-point rule (512: lambda within 0.02 of the 2048-node value up to nbeta = 1e20 for the
-    h = 128 net, tests/test_llc.py::test_gram_quadrature_nodes_for_h128); Gauss-Hermite rows with
+    h = 128 net, tests/apps/test_llc.py::test_gram_quadrature_nodes_for_h128); Gauss-Hermite rows with
     weight below 1e-40 of the largest are dropped.
 
     Example:

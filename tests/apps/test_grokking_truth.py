@@ -138,7 +138,7 @@ def test_adamw_decoupled_decay_and_accuracy_record():
 def _experiment(name):
     import importlib.util
     from pathlib import Path
-    here = Path(__file__).resolve().parent.parent / "experiments"
+    here = Path(__file__).resolve().parents[2] / "experiments"
     import sys
     sys.path.insert(0, str(here))
     spec = importlib.util.spec_from_file_location(name, here / f"{name}.py")
@@ -149,13 +149,15 @@ def _experiment(name):
 
 def test_transition_alpha_interpolates_the_first_upward_crossing():
     transition = _experiment("grokking_langevin").transition
-    a, err = transition([0.5, 0.6, 0.7, 0.8], [0.0, 0.2, 0.8, 1.0], 0.5)
-    assert a == pytest.approx(0.65) and err == pytest.approx(0.05)
-    assert transition([0.5, 0.6], [0.0, 0.1], 0.5) == (None, None)
+    # P = 3: the midpoint between chance and 1 is 2/3, crossed between alpha = 0.6 and 0.7
+    expected = 0.6 + 0.1 * (2 / 3 - 0.2) / 0.6
+    a, err = transition([0.5, 0.6, 0.7, 0.8], [0.0, 0.2, 0.8, 1.0], 3)
+    assert a == pytest.approx(expected) and err == pytest.approx(0.05)
+    assert transition([0.5, 0.6], [0.0, 0.1], 3) == (None, None)
     # a large chain spread widens the error beyond the bracket
-    a, err = transition([0.5, 0.6, 0.7, 0.8], [0.0, 0.2, 0.8, 1.0], 0.5,
-                        stderr=[0.0, 0.35, 0.35, 0.0])
-    assert a == pytest.approx(0.65) and err > 0.05
+    a, err = transition([0.5, 0.6, 0.7, 0.8], [0.0, 0.2, 0.8, 1.0], 3,
+                        stderr=[0.0, 0.45, 0.45, 0.0])
+    assert a == pytest.approx(expected) and err > 0.05
 
 
 @pytest.mark.slow
