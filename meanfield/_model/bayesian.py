@@ -42,6 +42,7 @@ from .activations import Activation, Quadratic
 from .._data.data import Data, Task
 from .particles import Particles
 from .problem import AbstractProblem
+from .._misc import check_positive
 
 
 _CHUNK_ELEMENTS = 1 << 24  # (particle, input) pairs per chunk: 128 MiB of float64 features
@@ -150,9 +151,7 @@ class BayesianProblem(AbstractProblem):
 
     def __check_init__(self):
         for name in ("width", "noise", "sigma_w2", "sigma_a2"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value > 0 and value < float("inf")):
-                raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+            check_positive(name, getattr(self, name))
         if (
             isinstance(self.activation, Quadratic)
             and isinstance(self.action, LinearisedAction)

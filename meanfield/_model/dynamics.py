@@ -30,6 +30,7 @@ from .activations import Activation
 from .._data.data import Data, Task
 from .particles import Particles
 from .problem import AbstractProblem
+from .._misc import check_integer, check_positive
 
 
 class ResidualBackground(eqx.Module):
@@ -60,13 +61,9 @@ class TrainingProblem(AbstractProblem):
 
     def __check_init__(self):
         for name in ("weight_decay", "temperature"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and 0 <= v < float("inf")):
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+            check_positive(name, getattr(self, name), allow_zero=True)
         for name in ("init_w2", "init_a2"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and 0 < v < float("inf")):
-                raise ValueError(f"{name} must be a finite positive number, got {v!r}")
+            check_positive(name, getattr(self, name))
 
     @property
     def data(self) -> Data:
@@ -136,14 +133,10 @@ def train_network(problem: TrainingProblem, n_neurons: int, *, n_steps: int = 10
     rho_N the network's own empirical neuron distribution, i.e. full-batch gradient descent
     (Langevin at T > 0) on the loss with learning rate lr * N in the network's own parameters.
     """
-    if not isinstance(n_neurons, int) or n_neurons < 1:
-        raise ValueError(f"n_neurons must be a positive integer, got {n_neurons!r}")
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-    if not (learning_rate > 0):
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-    if not isinstance(record_every, int) or record_every < 1:
-        raise ValueError(f"record_every must be a positive integer, got {record_every!r}")
+    check_integer("n_neurons", n_neurons)
+    check_integer("n_steps", n_steps)
+    check_positive("learning_rate", learning_rate)
+    check_integer("record_every", record_every)
     k = jax.random.PRNGKey(key) if isinstance(key, int) else key
     k_init, k_run = jax.random.split(k)
     if particles is None:

@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._misc import check_integer, check_positive
+
 __all__ = ["sliced_wasserstein", "maximum_mean_discrepancy", "sphere_directions"]
 
 
@@ -56,10 +58,8 @@ def sphere_directions(dim: int, n_directions: int = 256, *, seed: int = 0) -> np
     the uniform law on the half circle for quadratic forms). dim >= 3: normalised Gaussian draws
     from numpy's default_rng(seed).
     """
-    if not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"dim must be a positive integer, got {dim!r}")
-    if not isinstance(n_directions, (int, np.integer)) or n_directions < 1:
-        raise ValueError(f"n_directions must be a positive integer, got {n_directions!r}")
+    dim = check_integer("dim", dim)
+    n_directions = check_integer("n_directions", n_directions)
     if dim == 1:
         return np.ones((1, 1))
     if dim == 2:
@@ -136,6 +136,5 @@ def maximum_mean_discrepancy(x, y, *, bandwidth: float) -> float:
     x, y = _cloud("x", x), _cloud("y", y)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same dimension, got shapes {x.shape} and {y.shape}")
-    if not (isinstance(bandwidth, (int, float)) and 0 < bandwidth < float("inf")):
-        raise ValueError(f"bandwidth must be a finite positive number, got {bandwidth!r}")
+    check_positive("bandwidth", bandwidth)
     return float(_mmd2(x, y, float(bandwidth)))

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._misc import check_integer, check_positive
+
 __all__ = [
     "fourier_power",
     "inverse_participation_ratio",
@@ -51,8 +53,7 @@ __all__ = [
 
 
 def _halves(w, P):
-    if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or P < 2:
-        raise ValueError(f"P must be an integer >= 2 (the modulus), got {P!r}")
+    P = check_integer("P", P, minimum=2, hint=" (the modulus)")
     w = np.asarray(w, dtype=np.float64)
     if w.ndim == 1:
         w = w[None, :]
@@ -146,8 +147,7 @@ def specialised_mask(w, P: int, threshold: float = 8.0) -> np.ndarray:
         >>> specialised_mask(np.stack([droplet, np.zeros(2 * P) + 0.1]), P).tolist()
         [True, False]
     """
-    if not (isinstance(threshold, (int, float)) and 0 < threshold < np.inf):
-        raise ValueError(f"threshold must be a finite positive power, got {threshold!r}")
+    check_positive("threshold", threshold, hint=" (a Fourier power)")
     power = fourier_power(w, P)
     k = dominant_frequency(w, P)
     rows = np.arange(power.shape[0])

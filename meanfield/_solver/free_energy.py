@@ -31,6 +31,7 @@ from .._model.bayesian import BayesianProblem, log_weight_per_particle
 from .foreground import Grid, Langevin, LangevinState
 from .solution import Solution
 from .solve import warm_start
+from .._misc import check_integer
 
 _interaction = eqx.filter_jit(
     lambda problem, theta, bg: jax.vmap(lambda t: problem.interaction(t, bg))(theta)
@@ -62,8 +63,7 @@ class FreeEnergy(eqx.Module):
 def log_partition_ti(problem: BayesianProblem, background, particles, *, n_strengths: int = 12,
                      n_steps: int = 200, step_size: float = 0.1, key=0, n_groups: int = 8):
     """Thermodynamic integration of log z; returns (log z, standard error)."""
-    if not isinstance(n_strengths, int) or n_strengths < 2:
-        raise ValueError(f"n_strengths must be an integer >= 2, got {n_strengths!r}")
+    check_integer("n_strengths", n_strengths, minimum=2)
     nodes, weights = np.polynomial.legendre.leggauss(n_strengths)
     lams = 0.5 * (nodes + 1.0)[::-1]
     wts = 0.5 * weights[::-1]

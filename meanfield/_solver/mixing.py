@@ -22,6 +22,8 @@ import abc
 import equinox as eqx
 import numpy as np
 
+from .._misc import check_integer
+
 
 class AbstractMixing(eqx.Module):
     """The interface `solve` drives: `init(field) -> state`, `update(field, new, state) ->
@@ -78,8 +80,7 @@ class Anderson(AbstractMixing):
     name = "anderson"
 
     def __check_init__(self):
-        if not (isinstance(self.memory, int) and self.memory >= 1):
-            raise ValueError(f"memory must be a positive integer, got {self.memory!r}")
+        check_integer("memory", self.memory)
         if not (self.regularisation >= 0.0):
             raise ValueError(f"regularisation must be >= 0, got {self.regularisation!r}")
 

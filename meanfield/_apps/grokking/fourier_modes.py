@@ -66,6 +66,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from ..._misc import check_positive
+
 __all__ = ["FourierModeTheory", "FourierModePoint"]
 
 READINGS = ("eq16", "eq39")
@@ -84,13 +86,6 @@ class FourierModePoint:
     delta_action: float
     droplet_weight: float
     kernel_eigenvalue: float
-
-
-def _pos(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not (0 < float(value) < math.inf):
-        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -114,7 +109,7 @@ class FourierModeTheory:
         if isinstance(self.P, bool) or not isinstance(self.P, (int, np.integer)) or self.P < 3:
             raise ValueError(f"P must be an integer >= 3 (the modulus), got {self.P!r}")
         for name in ("width", "sigma_a2", "stabiliser"):
-            _pos(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         if self.reading not in READINGS:
             raise ValueError(f"reading must be one of {READINGS}, got {self.reading!r}")
         if self.pairing not in PAIRINGS:
@@ -155,7 +150,7 @@ class FourierModeTheory:
     # --- self-consistency ---------------------------------------------------------------
     def solve(self, sigma2, n_grid: int = 4001) -> list:
         """Every root a in [-1, 0) of a + sigma^2/(lambda(a) + sigma^2) = 0, from a = -1 up."""
-        sigma2 = _pos("sigma2", sigma2)
+        sigma2 = check_positive("sigma2", sigma2)
 
         def resid(a):
             lam = self.kernel_eigenvalue(a, sigma2)[0]

@@ -36,6 +36,8 @@ import math
 import jax
 import numpy as np
 
+from ..._misc import check_integer
+
 __all__ = ["fourier_seeded_weights"]
 
 
@@ -60,8 +62,7 @@ def fourier_seeded_weights(P: int, width: int, n_chains: int, fraction: float, k
     if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or P < 3 or P % 2 == 0:
         raise ValueError(f"P must be an odd integer >= 3 (the modulus), got {P!r}")
     for name, v in (("width", width), ("n_chains", n_chains)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_integer(name, v)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) \
             or not (0.0 < float(fraction) <= 1.0):
         raise ValueError(f"fraction must lie in (0, 1] (the share of droplet neurons), got "

@@ -74,8 +74,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..._misc import check_positive
 from ..._solver.foreground.mala import MALAState, mala_step
+from ..._misc import check_integer, check_positive
 
 __all__ = [
     "SGLD",
@@ -238,8 +238,7 @@ def estimate_llc(loss_fn: Callable, w_star, sampler: SGLD, key, n_chains: int = 
     same function object across calls to reuse the compiled sampler.
     """
     for name, v, lo in (("n_chains", n_chains, 1), ("n_steps", n_steps, 2), ("n_burnin", n_burnin, 0)):
-        if not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        check_integer(name, v, minimum=lo)
     if n_burnin >= n_steps - 1:
         raise ValueError(f"n_burnin must be < n_steps - 1 to keep draws, got n_burnin={n_burnin}, "
                          f"n_steps={n_steps}")
@@ -401,8 +400,7 @@ def aoyagi_watanabe_rlct(M: int, N: int, H: int, r: int) -> tuple[float, int]:
     min(M, N)/2 with m = 2 iff M = N (|a|^2 |b|^2).
     """
     for name, v in (("M", M), ("N", N), ("H", H)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_integer(name, v)
     if not isinstance(r, int) or not 0 <= r <= min(H, M, N):
         raise ValueError(f"r must be an integer in [0, min(H, M, N)] = [0, {min(H, M, N)}], got {r!r}")
     if N + r <= M + H and M + r <= N + H and H + r <= M + N:

@@ -64,6 +64,7 @@ from ..._observables.hermite import gauss_hermite_rule
 from .estimator import SGLD, LLCResult, calibrate_step_size, estimate_llc, hessian_preconditioner
 from ..._misc import Progress
 from ..._data.quadrature import product_rule
+from ..._misc import check_integer, check_positive
 
 __all__ = [
     "TanhNet",
@@ -90,8 +91,7 @@ class TanhNet(eqx.Module):
     n_nodes: int = 256
 
     def __check_init__(self):
-        if not isinstance(self.width, int) or self.width < 1:
-            raise ValueError(f"width must be a positive integer, got {self.width!r}")
+        check_integer("width", self.width)
         if not isinstance(self.dim, int) or not 1 <= self.dim <= 3:
             raise ValueError(f"dim must be 1, 2 or 3 (tensor-product quadrature), got {self.dim!r}")
         if not isinstance(self.n_nodes, int) or self.n_nodes < 8 or self.n_nodes**self.dim > 300_000:
@@ -245,14 +245,10 @@ def marginal_llc(net: TanhNet, theta_star, nbeta: float, localization: float = 1
     """
     if net.dim != 1:
         raise ValueError(f"marginal_llc supports dim = 1 only, got net.dim = {net.dim}")
-    nbeta = float(nbeta)
-    gamma = float(localization)
-    for name, v in (("nbeta", nbeta), ("localization", gamma)):
-        if not (v > 0 and math.isfinite(v)):
-            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+    nbeta = check_positive("nbeta", nbeta)
+    gamma = check_positive("localization", localization)
     for name, v, lo in (("n_chains", n_chains, 2), ("n_steps", n_steps, 2), ("n_burnin", n_burnin, 0)):
-        if not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        check_integer(name, v, minimum=lo)
     if n_burnin >= n_steps - 1:
         raise ValueError(f"n_burnin must be < n_steps - 1, got n_burnin={n_burnin}, n_steps={n_steps}")
     a_star, w_star = net.split(theta_star)
