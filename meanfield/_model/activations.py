@@ -192,6 +192,19 @@ class Tanh(Activation):
         return 1.0 - t * t
 
 
+def _sqrt_det(s11, s12, s22):
+    """sqrt(s11 s22 - s12^2) as sqrt((g - |s12|)(g + |s12|)), g = sqrt(s11 s22).
+
+    g - |s12| is exact near a singular covariance (Sterbenz), and exactly 0 on a diagonal
+    (s11 = s22 = s12: sqrt(fl(s^2)) = s), whatever the compiler does: the direct form
+    s11 s22 - s12^2, contracted to a fused multiply-add under jit, leaves a residue of +-1e-15 s^2
+    whose square root (1e-8 s) shows in the ReLU derivative kernel as a 1e-9 error.
+    """
+    g = jnp.sqrt(s11 * s22)
+    a = jnp.abs(s12)
+    return jnp.sqrt(jnp.maximum((g - a) * (g + a), 0.0))
+
+
 class ReLU(Activation):
     """phi(z) = max(z, 0), phi'(z) = 1{z > 0} (so phi'(0) = 0).
 
@@ -218,14 +231,14 @@ class ReLU(Activation):
     def gaussian_kernel(self, s11, s12, s22):
         s11, s12, s22 = _covariance_args(s11, s12, s22)
         # norm sin(theta) = sqrt(det), norm cos(theta) = s12: no division, exact at rho = +-1
-        sqrt_det = jnp.sqrt(jnp.maximum(s11 * s22 - s12 * s12, 0.0))
+        sqrt_det = _sqrt_det(s11, s12, s22)
         theta = jnp.arctan2(sqrt_det, s12)
         value = (sqrt_det + (math.pi - theta) * s12) / (2.0 * math.pi)
         return jnp.where((s11 > 0) & (s22 > 0), value, 0.0)
 
     def gaussian_derivative_kernel(self, s11, s12, s22):
         s11, s12, s22 = _covariance_args(s11, s12, s22)
-        sqrt_det = jnp.sqrt(jnp.maximum(s11 * s22 - s12 * s12, 0.0))
+        sqrt_det = _sqrt_det(s11, s12, s22)
         value = (math.pi - jnp.arctan2(sqrt_det, s12)) / (2.0 * math.pi)
         return jnp.where((s11 > 0) & (s22 > 0), value, 0.0)
 
@@ -250,7 +263,7 @@ def _hardtanh_kernels(s11, s12, s22):
     sign = jnp.sign(rho)
     # arcsin(r) from the determinant: exact pi/2 for an exactly singular covariance (arcsin(r) near
     # r = 1 would amplify a one-ulp error in r to ~1e-8)
-    sqrt_det = jnp.sqrt(jnp.maximum(s11 * s22 - s12 * s12, 0.0))
+    sqrt_det = _sqrt_det(s11, s12, s22)
     psi = jnp.where(both, jnp.arctan2(jnp.abs(s12), sqrt_det), 0.0)[..., None]
     a = 1.0 / sd1  # thresholds in standard units; finite placeholders where a variance is 0
     b = 1.0 / sd2

@@ -272,3 +272,41 @@ def test_clipped_relu_is_in_the_one_registry():
         assert abs(float(phi.gaussian_kernel(s, 0.0, s)) - mean**2) < 1e-2
         assert abs(float(phi.gaussian_kernel(s, s, s)) - second) < 1e-2
         assert abs(float(phi.gaussian_derivative_kernel(s, s, s)) - slope) < 1e-1
+
+
+def test_relu_and_hardtanh_kernels_are_exact_on_the_diagonal_under_jit():
+    """A jitted kernel matrix of x.x^T has s11 = s22 = s12 on its diagonal: theta = 0 exactly, so
+    E[phi'(u)^2] = 1/2 and E[phi(u)^2] = s/2 for ReLU to the last ulp (a fused multiply-add in
+    s11 s22 - s12^2 used to leave sqrt(1e-15 s^2) there, a 1.5e-9 error); off the diagonal the
+    square root of the determinant matches its exact value from rational arithmetic to its
+    conditioning."""
+    import fractions
+
+    import jax
+
+    from meanfield._model.activations import _sqrt_det
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((50, 3)))
+    s = jnp.sum(x * x, axis=1)
+
+    @jax.jit
+    def kernels(x):
+        g = x @ x.T
+        d = jnp.diag(g)
+        return (ReLU().gaussian_kernel(d[:, None], g, d[None, :]),
+                ReLU().gaussian_derivative_kernel(d[:, None], g, d[None, :]))
+
+    k, dk = kernels(x)
+    np.testing.assert_allclose(np.diag(k), np.asarray(s) / 2, rtol=1e-15)
+    assert np.all(np.diag(dk) == 0.5)
+    # near-singular covariances: against the exact determinant of the float inputs
+    for s11, s22, rho in [(1.7, 2.3, 1 - 1e-9), (1.7, 2.3, -(1 - 1e-12)), (4.0, 0.25, 0.3)]:
+        s12 = rho * math.sqrt(s11 * s22)
+        exact = (fractions.Fraction(s11) * fractions.Fraction(s22)
+                 - fractions.Fraction(s12) ** 2)
+        ref = math.sqrt(float(exact)) if exact > 0 else 0.0
+        got = float(jax.jit(_sqrt_det)(s11, s12, s22))
+        # the rounding of s11 s22 itself bounds any float evaluation: |error| <~ sqrt(ulp) g
+        g = math.sqrt(s11 * s22)
+        assert abs(got - ref) <= 3e-8 * g, (s11, s22, rho, got, ref)
