@@ -130,7 +130,7 @@ def compare(problem: BayesianProblem, widths, *, solver=None, sampler: Posterior
         if key not in solutions:
             p = problem if invariant else _scaled_problem(problem, width, scaling)
             sol = solve(p, solver, key=seed, throw=False, progress=progress)
-            if not sol.converged:
+            if not sol.usable:
                 raise RuntimeError(f"the mean-field solve at width {p.width:g} failed "
                                    f"({sol.status}): {sol.message}")
             f, se = _mean_field_prediction(sol, xte)

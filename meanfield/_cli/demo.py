@@ -43,7 +43,7 @@ def _step_solve(folder: Path, small: bool, seed: int) -> dict:
     problem, solver, seed, options = parse_config(raw, base_dir=folder)
     t0 = time.perf_counter()
     solution = solve(problem, solver, key=seed, throw=False, progress=True)
-    fe = free_energy(solution, key=seed) if options["free_energy"] and solution.converged else None
+    fe = free_energy(solution, key=seed) if options["free_energy"] and solution.usable else None
     summary = write_results(folder, solution, options["config"], free_energy=fe, seed=seed,
                             wall_time=time.perf_counter() - t0)
     g = gp_prediction(problem, problem.task.test.x)

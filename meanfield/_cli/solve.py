@@ -21,8 +21,9 @@ def add_parser(sub) -> None:
         help="solve a config and write a results folder",
         description="Solve the problem of a TOML config (see meanfield._io.config for the schema) "
                     "and write a results folder: config.toml, summary.json, arrays.npz and PNG "
-                    "figures. Exit code 0 converged, 1 failed, 2 bad config/usage, 130 "
-                    "interrupted (rerun to resume).")
+                    "figures. Exit code 0 converged or noise_limited (as good as the particles "
+                    "can tell), 1 failed (stagnated, max_iterations, diverged, nonfinite), 2 bad "
+                    "config/usage, 130 interrupted (rerun to resume).")
     s.add_argument("config", nargs="?", metavar="CONFIG.toml", default=None,
                    help="TOML config; without it the built-in default problem is solved "
                         "(meanfield._io.config.DEFAULT_CONFIG)")
@@ -108,7 +109,7 @@ def run(args) -> int:
     except ValueError as err:  # e.g. a checkpoint of another run
         raise ConfigError(str(err)) from err
     fe = None
-    if options["free_energy"] and solution.converged:
+    if options["free_energy"] and solution.usable:
         try:
             fe = free_energy(solution, n_strengths=options["free_energy_n_strengths"],
                              n_steps=options["free_energy_n_steps"], key=seed)
@@ -121,7 +122,7 @@ def run(args) -> int:
         print(json.dumps({**summary, "results": str(out)}, allow_nan=False))
     else:
         print(human(summary, out))
-    if not solution.converged:
+    if not solution.usable:
         print(f"meanfield: solve failed ({solution.status}): {solution.message}",
               file=sys.stderr)
         return EXIT_FAILED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import equinox as eqx
@@ -12,14 +13,30 @@ from .._model.particles import Particles
 
 
 class Status:
-    """Readable outcomes of `solve`."""
+    """Readable outcomes of `solve`.
+
+    * converged: the relative residual |G(B) - B|/|B| stayed <= rtol for `patience` iterations.
+    * noise_limited: it stayed within rtol + noise_factor x (Monte-Carlo floor) but not within
+      rtol: the answer is as good as M particles can tell, and the floor is above rtol
+      (`Solution.particles_for_rtol` says how many particles would bring it below).
+    * stagnated: out of iterations, and over the last iterations the residual did not decrease
+      while staying above what the floor explains (an oscillation or a stuck iteration).
+    * max_iterations: out of iterations while still decreasing.
+    * diverged, nonfinite: the background blew up or became non-finite.
+
+    `USABLE` are the statuses whose solution may be used (`Solution.usable`); `solve` raises on
+    the others unless `throw=False`, and the CLI exits with code 1.
+    """
 
     CONVERGED = "converged"
+    NOISE_LIMITED = "noise_limited"
+    STAGNATED = "stagnated"
     MAX_ITERATIONS = "max_iterations"
     DIVERGED = "diverged"
     NONFINITE = "nonfinite"
 
-    ALL = (CONVERGED, MAX_ITERATIONS, DIVERGED, NONFINITE)
+    ALL = (CONVERGED, NOISE_LIMITED, STAGNATED, MAX_ITERATIONS, DIVERGED, NONFINITE)
+    USABLE = (CONVERGED, NOISE_LIMITED)
 
 
 class SolveError(RuntimeError):
@@ -64,7 +81,27 @@ class Solution(eqx.Module):
 
     @property
     def converged(self) -> bool:
+        """The residual reached rtol (status 'converged')."""
         return self.status == Status.CONVERGED
+
+    @property
+    def usable(self) -> bool:
+        """'converged' or 'noise_limited': the fixed point is found as well as M particles can
+        tell (`Status`)."""
+        return self.status in Status.USABLE
+
+    @property
+    def particles_for_rtol(self) -> int | None:
+        """About how many particles would bring noise_factor x (the floor) below rtol, by the
+        floor's 1/sqrt(M) law: ceil(M (noise_factor floor / rtol)^2); None for a deterministic
+        foreground or a floor already below."""
+        solver = self.solver
+        if solver is None or not self.noise_floor > 0 or not solver.foreground.stochastic:
+            return None
+        need = solver.noise_factor * self.noise_floor / solver.rtol
+        if need <= 1.0:
+            return None
+        return int(math.ceil(solver.n_particles * need**2))
 
     def predict(self, x):
         """The mean-field predictor on new inputs x (n*, d) -> (n*, C)."""
@@ -98,6 +135,7 @@ class Solution(eqx.Module):
             "train_loss": self.train_loss,
             "test_loss": self.test_loss,
             "n_particles": self.particles.n_particles,
+            "particles_for_rtol": self.particles_for_rtol,
             "seed": self.seed,
         }
         if self.problem.task.classification:

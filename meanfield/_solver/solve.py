@@ -11,8 +11,12 @@ r"""`solve`: the foreground/background fixed-point iteration (physics.md section
 
 The stopping rule accepts a background whose remaining change is below the tolerance or is
 indistinguishable from the Monte-Carlo noise of M particles (the residual of a particle solver
-never drops below that floor). The floor is reported (`Solution.noise_floor`): when it exceeds
-`rtol`, more particles buy a tighter answer. A solve that runs out of iterations, produces
+never drops below that floor), and the status says which: 'converged' when r <= rtol itself for
+the last `patience` iterations, 'noise_limited' when only the floor explains it and the floor
+(times noise_factor) is above rtol (then `Solution.particles_for_rtol` estimates the M that would
+reach rtol); with a floor below rtol the iteration goes on until r reaches rtol. Out of iterations, the
+status is 'stagnated' when the residual stopped decreasing (median of the last window >= 0.9 x
+the window before) while staying above what the floor explains, and 'max_iterations' otherwise. A solve that runs out of iterations, produces
 non-finite numbers or diverges raises `SolveError` explaining what happened and what to try
 (`throw=False` returns the failed `Solution` instead). With `checkpoint=PATH` the state is
 written atomically every `checkpoint_every` iterations and on Ctrl-C, and a later call with the
@@ -232,6 +236,32 @@ def _average_iterates(problem, solver, particles, field, fg_state, mix_state, lo
     return pooled, np.mean(np.stack(fields), axis=0), residual
 
 
+def _verdict(solver, strict: int, loose: int, noise_rel: float) -> str | None:
+    """The status at which to stop, or None to go on: 'converged' after `patience` residuals
+    <= rtol; 'noise_limited' after `patience` residuals within rtol + noise_factor x floor when
+    that floor is above rtol (below it, the iteration goes on until the residual reaches rtol)."""
+    if strict >= solver.patience:
+        return Status.CONVERGED
+    if loose >= solver.patience and solver.noise_factor * noise_rel > solver.rtol:
+        return Status.NOISE_LIMITED
+    return None
+
+
+def _window(n_done: int) -> int:
+    return min(20, n_done // 2)
+
+
+def _stagnated(history) -> bool:
+    """The residual stopped decreasing over the last two windows while staying above its
+    tolerance (so the floor does not explain it)."""
+    r, tol = np.asarray(history["residual"]), np.asarray(history["tolerance"])
+    w = _window(len(r))
+    if w < 4:
+        return False
+    before, last = np.median(r[-2 * w:-w]), np.median(r[-w:])
+    return bool(last >= 0.9 * before and last > np.median(tol[-w:]))
+
+
 def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = True,
           progress: bool = True, checkpoint=None, checkpoint_every: int = 10,
           init: Particles | None = None) -> Solution:
@@ -256,8 +286,8 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         >>> task = mf.finite_dataset(np.linspace(-1, 1, 6)[:, None], np.linspace(-1, 1, 6))
         >>> sol = mf.solve(mf.BayesianProblem(task, mf.Erf(), width=100.0, noise=0.1),
         ...                mf.FixedPoint(n_particles=256), key=1, progress=False)
-        >>> sol.converged
-        True
+        >>> sol.usable, sol.status in ("converged", "noise_limited")
+        (True, True)
     """
     solver = FixedPoint() if solver is None else solver
     if not isinstance(problem, AbstractProblem):
@@ -288,6 +318,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         mix_state = mixing.state_from_arrays(resumed, field)
         start = int(resumed["iteration"])
         streak = int(resumed["streak"])
+        strict = int(resumed["strict_streak"]) if "strict_streak" in resumed else 0
         history = {k: list(v) for k, v in json.loads(str(resumed["history"])).items()}
         norm0 = float(resumed["norm0"])
     else:
@@ -301,7 +332,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
             problem, particles, fg_state, field, init_key, burn_in=solver.burn_in,
             measure=lambda p: measure(problem, p, solver.n_groups, False)[0])
         mix_state = mixing.init(field)
-        start, streak = 0, 0
+        start, streak, strict = 0, 0, 0
 
         norm0 = float(np.linalg.norm(field)) or 1.0
 
@@ -310,6 +341,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
             "fingerprint": np.asarray(tag), "theta": np.asarray(particles.theta),
             "weights": np.asarray(particles.weights), "field": np.asarray(field),
             "iteration": np.asarray(iteration), "streak": np.asarray(streak),
+            "strict_streak": np.asarray(strict),
             "history": np.asarray(json.dumps(history)), "norm0": np.asarray(norm0),
         }
         for i, leaf in enumerate(jax.tree_util.tree_leaves(fg_state)):
@@ -324,8 +356,9 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
     iteration = start
     try:
         for iteration in range(start, solver.max_iterations):
-            if streak >= solver.patience:
-                status = Status.CONVERGED
+            verdict = _verdict(solver, strict, streak, noise_rel)
+            if verdict is not None:
+                status = verdict
                 break
             t0 = time.perf_counter()
             # everything below works on new_* names, committed together at the end, so that an
@@ -359,6 +392,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
             # commit the iteration
             particles, fg_state, field, mix_state = new_particles, new_fg_state, mixed, new_mix_state
             streak = streak + 1 if residual <= tol else 0
+            strict = strict + 1 if residual <= solver.rtol else 0
             history["residual"].append(residual)
             history["noise"].append(noise_rel)
             history["tolerance"].append(tol)
@@ -380,8 +414,11 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
                 snapshot(iteration + 1)
         else:
             iteration = solver.max_iterations
-            if streak >= solver.patience:
-                status = Status.CONVERGED
+            verdict = _verdict(solver, strict, streak, noise_rel)
+            if verdict is not None:
+                status = verdict
+            elif _stagnated(history):
+                status = Status.STAGNATED
     except KeyboardInterrupt:
         if ckpt_path is not None:
             snapshot(len(history["residual"]))
@@ -391,16 +428,32 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
     if status == Status.CONVERGED:
         message = (f"converged in {n_done} iterations: residual {residual:.2e}, "
                    f"Monte-Carlo floor {noise_rel:.2e}")
+    elif status == Status.NOISE_LIMITED:
+        need = solver.n_particles * (solver.noise_factor * noise_rel / solver.rtol) ** 2
+        message = (f"noise-limited after {n_done} iterations: residual {residual:.2e} is within "
+                   f"{solver.noise_factor:g} x the Monte-Carlo floor {noise_rel:.2e} of "
+                   f"{solver.n_particles} particles but above rtol {solver.rtol:.1e}; about "
+                   f"{int(np.ceil(need))} particles would bring the floor below rtol")
+    elif status == Status.STAGNATED:
+        w = _window(n_done)
+        message = (f"stagnated: after {n_done} iterations the residual no longer decreases "
+                   f"(median {np.median(history['residual'][-2 * w:-w]):.2e} then "
+                   f"{np.median(history['residual'][-w:]):.2e} over windows of {w}) and stays "
+                   f"above its tolerance {np.median(history['tolerance'][-w:]):.2e}, which the "
+                   "Monte-Carlo floor does not explain: the iteration oscillates or is stuck. Try "
+                   "stronger damping (a smaller Damped beta), Anderson mixing, or more foreground "
+                   "steps per iteration")
     elif status == Status.MAX_ITERATIONS:
         message = (f"not converged after {n_done} iterations: residual {residual:.2e} > tolerance "
                    f"{history['tolerance'][-1] if n_done else float('nan'):.2e}. Try more "
                    "iterations, stronger damping (smaller beta), Anderson mixing, more particles "
                    "or more foreground steps per iteration")
-    if ckpt_path is not None and status in (Status.CONVERGED, Status.MAX_ITERATIONS):
+    if ckpt_path is not None and status in (Status.CONVERGED, Status.NOISE_LIMITED,
+                                            Status.STAGNATED, Status.MAX_ITERATIONS):
         snapshot(n_done)
     bar.close(message)
-    if status in (Status.CONVERGED, Status.MAX_ITERATIONS) and solver.n_average > 0 \
-            and stochastic:
+    if status in (Status.CONVERGED, Status.NOISE_LIMITED, Status.STAGNATED,
+                  Status.MAX_ITERATIONS) and solver.n_average > 0 and stochastic:
         particles, field, residual = _average_iterates(
             problem, solver, particles, field, fg_state, mix_state, loop_key, n_done, history,
             progress)
@@ -417,6 +470,6 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         self_consistency_error=residual, noise_floor=noise_rel,
         history={k: np.asarray(v) for k, v in history.items()}, seed=seed, solver=solver,
     )
-    if status != Status.CONVERGED and throw:
+    if status not in Status.USABLE and throw:
         raise SolveError(f"solve failed ({status}): {message}", solution)
     return solution

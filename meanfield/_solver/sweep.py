@@ -138,7 +138,7 @@ def sweep(make_problem: Callable, values: Sequence[float], solver: FixedPoint | 
         solution = solve(problem, solver, key=int(key) + k, throw=False, progress=False,
                          checkpoint=ckpt, init=current)
         record = {"value": value, **safe_summary(solution)}
-        if free_energy and solution.converged:
+        if free_energy and solution.usable:
             fe = compute_free_energy(solution, key=int(key) + k, **(free_energy_options or {}))
             record.update(free_energy=fe.value, free_energy_stderr=fe.stderr)
         if observe is not None:

@@ -114,6 +114,6 @@ def test_clover_acceptance(tmp_path):
     assert r["untrained_control_distance"] > 5.0 * floor, r
     assert r["recombined_relative_error"] < 0.05, r
     assert abs(r["control_loss"] - r["joint_loss"]) > 0.2 * r["joint_loss"], r
-    assert r["fixed_point_status"] == "converged", r
+    assert r["fixed_point_status"] in ("converged", "noise_limited"), r
     assert r["fixed_point_distance"] < 2.0 * floor, r
     assert abs(r["fixed_point_loss"] - r["joint_loss"]) / r["joint_loss"] < 0.05, r

@@ -43,7 +43,10 @@ def test_solve_json_and_files(tmp_path, capsys):
     for key in ("status", "iterations", "self_consistency_error", "train_loss", "test_loss",
                 "free_energy", "versions", "wall_time_s"):
         assert key in summary
-    assert summary["status"] == "converged" and summary["seed"] == 1
+    # 128 particles cannot resolve rtol: as good as they can tell, and the summary says so
+    assert summary["status"] in ("converged", "noise_limited") and summary["seed"] == 1
+    if summary["status"] == "noise_limited":
+        assert summary["particles_for_rtol"] > 128
     for name in ("config.toml", "summary.json", "arrays.npz", "neurons.png", "convergence.png",
                  "predictions.png"):
         assert (out_dir / name).is_file(), name
@@ -51,12 +54,12 @@ def test_solve_json_and_files(tmp_path, capsys):
     # the default solver averages 8 iterates after convergence: 8 pooled clouds of 128
     assert res.arrays["theta"].shape == (128 * 8, 2)
     assert res.arrays["test_prediction"].shape == (20, 1)
-    assert res.summary["status"] == "converged"
+    assert res.summary["status"] == summary["status"]
 
     other = tmp_path / "figs"
     rc, out, err = run(capsys, "show", str(out_dir), "--to", str(other))
     assert rc == 0, err
-    assert "converged" in out
+    assert summary["status"] in out
     assert (other / "neurons.png").is_file() and (other / "predictions.png").is_file()
 
 

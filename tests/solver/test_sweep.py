@@ -21,7 +21,7 @@ VALUES = [0.1, 0.04, 0.02]
 def test_warm_started_sweep_matches_independent_solves():
     res = mf.sweep(_make, VALUES, GRID, progress=False,
                    observe=lambda s: {"kernel_trace": float(np.trace(np.asarray(s.field)))})
-    assert [p["status"] for p in res.points] == ["converged"] * 3
+    assert all(p["status"] in mf.Status.USABLE for p in res.points), res.points
     for value, point in zip(VALUES, res.points):
         cold = mf.solve(_make(value), GRID, progress=False)
         np.testing.assert_allclose(point["kernel_trace"], float(np.trace(np.asarray(cold.field))),
