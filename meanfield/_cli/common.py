@@ -27,6 +27,26 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message}")
 
 
+def raw_config(config, seed=None):
+    """(raw config dict, base folder of its relative paths) from a CONFIG.toml path, validated
+    against the file, or from the built-in DEFAULT_CONFIG when `config` is None (base: the
+    working folder); a `seed` that is not None overrides the config's."""
+    from pathlib import Path
+
+    from .._io.config import DEFAULT_CONFIG, load_config, loads
+
+    if config is None:
+        raw, base = loads(DEFAULT_CONFIG, source="DEFAULT_CONFIG"), Path.cwd()
+    else:
+        path = Path(config)
+        load_config(path)  # validates (and reports errors against the file)
+        raw, base = loads(path.read_text(encoding="utf-8"), source=str(path)), \
+            path.resolve().parent
+    if seed is not None:
+        raw["seed"] = seed
+    return raw, base
+
+
 def finite_or_none(x):
     """`x` as a float, or None when it is None or not finite (JSON has no NaN)."""
     if x is None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from .._baselines.compare import SCALINGS, compare, table
 from .._baselines.posterior import PosteriorLangevin
-from .._io.config import DEFAULT_CONFIG, ConfigError, load_config, loads, parse_config
+from .._io.config import ConfigError, parse_config
 from .._io.figures import plot_compare
 from .._io.results import jsonable, write_experiment, write_text
 from .._model.bayesian import BayesianProblem
-from .common import EXIT_OK, FORMATTER
+from .common import EXIT_OK, FORMATTER, raw_config
 
 
 def _int_list(text):
@@ -69,18 +69,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    if args.config is None:
-        raw, base = loads(DEFAULT_CONFIG, source="DEFAULT_CONFIG"), Path.cwd()
-        if not args.quiet:
-            print("meanfield compare: no CONFIG given; using the built-in default problem",
-                  file=sys.stderr)
-    else:
-        path = Path(args.config)
-        load_config(path)
-        raw, base = loads(path.read_text(encoding="utf-8"), source=str(path)), \
-            path.resolve().parent
-    if args.seed is not None:
-        raw["seed"] = args.seed
+    if args.config is None and not args.quiet:
+        print("meanfield compare: no CONFIG given; using the built-in default problem",
+              file=sys.stderr)
+    raw, base = raw_config(args.config, args.seed)
     problem, solver, seed, options = parse_config(raw, base_dir=base)
     if not isinstance(problem, BayesianProblem):
         raise ConfigError("compare needs model.kind = 'bayesian' (the finite network's posterior "
@@ -100,14 +92,9 @@ def run(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out: {str(out)!r} exists and is not a folder")
-    settings = {"widths": args.widths, "scaling": args.scaling, "chains": args.chains,
-                "warmup": args.warmup, "samples": args.samples, "thin": args.thin,
-                "step_size": args.step_size, "method": args.method,
-                "ntk_ridge": args.ntk_ridge}
     brief = compare_experiment(problem, solver, sampler, out, widths=args.widths,
                                scaling=args.scaling, ntk_ridge=args.ntk_ridge, seed=seed,
-                               config={**options["config"], "compare": settings},
-                               progress=not args.quiet)
+                               config=options["config"], progress=not args.quiet)
     if args.json:
         shown = {k: v for k, v in brief.items() if k not in ("table", "files")}
         print(json.dumps(jsonable(shown), allow_nan=False))
@@ -121,9 +108,15 @@ def compare_experiment(problem, solver, sampler, out, *, widths, scaling="meanfi
                        ntk_ridge=0.0, seed=0, config=None, progress=True) -> dict:
     """`compare` the mean field of `problem` with NNGP, NTK and Langevin ensembles at `widths`
     and write the results folder `out` (compare.json, config.json, arrays.npz, compare.png,
-    table.txt). Returns the brief record that `--json` prints (test losses, gaps per width,
+    table.txt); config.json holds `config` (the problem's) with the comparison's settings under
+    "compare". Returns the brief record that `--json` prints (test losses, gaps per width,
     fitted rates), with the text `table` and the `files` written."""
     out = Path(out)
+    settings = {"widths": list(widths), "scaling": scaling, "chains": sampler.n_chains,
+                "warmup": sampler.n_warmup, "samples": sampler.n_samples, "thin": sampler.thin,
+                "step_size": sampler.step_size, "method": sampler.method,
+                "ntk_ridge": ntk_ridge}
+    config = {**(config or {}), "compare": settings}
     t0 = time.perf_counter()
     res = compare(problem, widths, solver=solver, sampler=sampler, scaling=scaling,
                   ntk_ridge=ntk_ridge, seed=seed, progress=progress)

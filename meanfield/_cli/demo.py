@@ -28,7 +28,7 @@ from .._solver.solve import solve
 from .clover import clover_experiment
 from .common import EXIT_OK, FORMATTER
 from .compare import compare_experiment
-from .grokking import theory_experiment
+from .grokking import default_sigma2_range, theory_experiment
 
 
 def _step_solve(folder: Path, small: bool, seed: int) -> dict:
@@ -91,10 +91,9 @@ def _step_grokking_theory(folder: Path, small: bool, seed: int) -> dict:
     """The full-data reduced theory of grokking on modular addition, scanned in sigma^2."""
     P, count = (7, 6) if small else (11, 14)
     theory = ModularTheory(P=P, width=100.0)
-    asym = theory.asymptotic()
-    ref = asym["sigma2_onset"] or 1.0 / asym["tau_c"]          # the command's default range
-    sigma2s = np.geomspace(3.0 * ref, ref / 30.0, count)
-    config = {"P": P, "N": theory.width, "sigma2_min": ref / 30.0, "sigma2_max": 3.0 * ref,
+    s_max, s_min = default_sigma2_range(theory)          # the command's default range
+    sigma2s = np.geomspace(s_max, s_min, count)
+    config = {"P": P, "N": theory.width, "sigma2_min": s_min, "sigma2_max": s_max,
               "sigma2_count": count, "no_branches": small}
     r = theory_experiment(theory, sigma2s, out=folder, branches=not small, progress=False,
                           config=config)
@@ -131,11 +130,8 @@ def _step_compare(folder: Path, small: bool, seed: int) -> dict:
     widths, chains, warmup, samples, thin = ((4, 8), 2, 50, 10, 2) if small else \
         ((8, 16, 32, 64), 8, 3000, 100, 20)
     sampler = PosteriorLangevin(n_chains=chains, n_warmup=warmup, n_samples=samples, thin=thin)
-    settings = {"widths": list(widths), "scaling": "meanfield", "chains": chains,
-                "warmup": warmup, "samples": samples, "thin": thin,
-                "step_size": sampler.step_size, "method": sampler.method, "ntk_ridge": 0.0}
     r = compare_experiment(problem, solver, sampler, folder, widths=list(widths), seed=seed,
-                           config={**options["config"], "compare": settings}, progress=False)
+                           config=options["config"], progress=False)
     losses = r.get("test_loss", {})
     numbers = {f"test loss: {k}": v for k, v in losses.items()}
     for g in r.get("gaps", []):

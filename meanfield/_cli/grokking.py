@@ -105,10 +105,9 @@ def _run_theory(args) -> int:
     except ValueError as err:
         print(f"meanfield grokking theory: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    asym = theory.asymptotic()
-    ref = asym["sigma2_onset"] or 1.0 / asym["tau_c"]
-    s_max = args.sigma2_max if args.sigma2_max is not None else 3.0 * ref
-    s_min = args.sigma2_min if args.sigma2_min is not None else ref / 30.0
+    default_max, default_min = default_sigma2_range(theory)
+    s_max = args.sigma2_max if args.sigma2_max is not None else default_max
+    s_min = args.sigma2_min if args.sigma2_min is not None else default_min
     if not (0 < s_min < s_max < math.inf) or args.sigma2_count < 2:
         print(f"meanfield grokking theory: error: need 0 < --sigma2-min < --sigma2-max and "
               f"--sigma2-count >= 2, got {s_min!r}, {s_max!r}, {args.sigma2_count!r}",
@@ -132,6 +131,14 @@ def _run_theory(args) -> int:
         if args.out:
             print("files: " + ", ".join(result["files"]))
     return EXIT_OK
+
+
+def default_sigma2_range(theory) -> tuple[float, float]:
+    """(largest, smallest) sigma^2 of the default scan: 3x and 1/30 of the leading-order onset
+    (1/tau_c where the leading order has none)."""
+    asym = theory.asymptotic()
+    ref = asym["sigma2_onset"] or 1.0 / asym["tau_c"]
+    return 3.0 * ref, ref / 30.0
 
 
 def theory_experiment(theory, sigma2s, *, out=None, branches: bool = True, progress: bool = True,

@@ -7,11 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from .._io.config import DEFAULT_CONFIG, ConfigError, load_config, loads, parse_config
+from .._io.config import DEFAULT_CONFIG, ConfigError, parse_config
 from .._io.results import write_results
 from .._solver.free_energy import free_energy
 from .._solver.solve import solve
-from .common import CHECKPOINT, EXIT_FAILED, EXIT_OK, FORMATTER, UsageError, format_number
+from .common import (
+    CHECKPOINT, EXIT_FAILED, EXIT_OK, FORMATTER, UsageError, format_number, raw_config,
+)
 
 
 def add_parser(sub) -> None:
@@ -84,14 +86,7 @@ def run(args) -> int:
     if args.config is None:
         print("meanfield: no CONFIG given; solving the built-in default problem "
               "(meanfield._io.config.DEFAULT_CONFIG)", file=sys.stderr)
-        raw, base_dir = loads(DEFAULT_CONFIG, source="DEFAULT_CONFIG"), Path.cwd()
-    else:
-        path = Path(args.config)
-        load_config(path)  # validates (and reports errors against the file)
-        raw = loads(path.read_text(encoding="utf-8"), source=str(path))
-        base_dir = path.resolve().parent
-    if args.seed is not None:
-        raw["seed"] = args.seed
+    raw, base_dir = raw_config(args.config, args.seed)
     problem, solver, seed, options = parse_config(raw, base_dir=base_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out: {str(out)!r} exists and is not a folder")

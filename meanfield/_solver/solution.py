@@ -39,6 +39,16 @@ class Status:
     USABLE = (CONVERGED, NOISE_LIMITED)
 
 
+def particles_for_rtol(solver, noise_floor: float) -> int | None:
+    """About how many particles would bring noise_factor x (the floor) below rtol, by the
+    floor's 1/sqrt(M) law: ceil(M (noise_factor floor / rtol)^2); None for a deterministic
+    foreground or a floor already below."""
+    if not noise_floor > 0 or not solver.foreground.stochastic:
+        return None
+    need = solver.noise_factor * noise_floor / solver.rtol
+    return int(math.ceil(solver.n_particles * need**2)) if need > 1.0 else None
+
+
 class SolveError(RuntimeError):
     """Raised when a solve does not converge; `.solution` holds the partial result."""
 
@@ -92,16 +102,8 @@ class Solution(eqx.Module):
 
     @property
     def particles_for_rtol(self) -> int | None:
-        """About how many particles would bring noise_factor x (the floor) below rtol, by the
-        floor's 1/sqrt(M) law: ceil(M (noise_factor floor / rtol)^2); None for a deterministic
-        foreground or a floor already below."""
-        solver = self.solver
-        if solver is None or not self.noise_floor > 0 or not solver.foreground.stochastic:
-            return None
-        need = solver.noise_factor * self.noise_floor / solver.rtol
-        if need <= 1.0:
-            return None
-        return int(math.ceil(solver.n_particles * need**2))
+        """`particles_for_rtol(solver, noise_floor)` of this solve."""
+        return None if self.solver is None else particles_for_rtol(self.solver, self.noise_floor)
 
     def predict(self, x):
         """The mean-field predictor on new inputs x (n*, d) -> (n*, C)."""

@@ -42,7 +42,7 @@ from .mixing import AbstractMixing, Damped
 from .._model.particles import Particles
 from .._model.problem import AbstractProblem
 from .._misc import Progress, as_key, check_integer, check_positive
-from .solution import Solution, SolveError, Status
+from .solution import Solution, SolveError, Status, particles_for_rtol
 
 
 class FixedPoint(eqx.Module):
@@ -429,11 +429,11 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         message = (f"converged in {n_done} iterations: residual {residual:.2e}, "
                    f"Monte-Carlo floor {noise_rel:.2e}")
     elif status == Status.NOISE_LIMITED:
-        need = solver.n_particles * (solver.noise_factor * noise_rel / solver.rtol) ** 2
         message = (f"noise-limited after {n_done} iterations: residual {residual:.2e} is within "
                    f"{solver.noise_factor:g} x the Monte-Carlo floor {noise_rel:.2e} of "
                    f"{solver.n_particles} particles but above rtol {solver.rtol:.1e}; about "
-                   f"{int(np.ceil(need))} particles would bring the floor below rtol")
+                   f"{particles_for_rtol(solver, noise_rel)} particles would bring the floor "
+                   "below rtol")
     elif status == Status.STAGNATED:
         w = _window(n_done)
         message = (f"stagnated: after {n_done} iterations the residual no longer decreases "
@@ -448,12 +448,11 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
                    f"{history['tolerance'][-1] if n_done else float('nan'):.2e}. Try more "
                    "iterations, stronger damping (smaller beta), Anderson mixing, more particles "
                    "or more foreground steps per iteration")
-    if ckpt_path is not None and status in (Status.CONVERGED, Status.NOISE_LIMITED,
-                                            Status.STAGNATED, Status.MAX_ITERATIONS):
+    finished = status not in (Status.DIVERGED, Status.NONFINITE)
+    if ckpt_path is not None and finished:
         snapshot(n_done)
     bar.close(message)
-    if status in (Status.CONVERGED, Status.NOISE_LIMITED, Status.STAGNATED,
-                  Status.MAX_ITERATIONS) and solver.n_average > 0 and stochastic:
+    if finished and solver.n_average > 0 and stochastic:
         particles, field, residual = _average_iterates(
             problem, solver, particles, field, fg_state, mix_state, loop_key, n_done, history,
             progress)
