@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,6 +41,7 @@ from .._model.particles import Particles
 from .._model.problem import AbstractProblem
 from .._misc import Progress, as_key, check_integer, check_positive
 from .solution import Solution, SolveError, Status, particles_for_rtol
+from .checkpoint import load_checkpoint, save_checkpoint
 
 
 class FixedPoint(eqx.Module):
@@ -147,38 +146,6 @@ def measure(problem, particles: Particles, n_groups: int, stochastic: bool):
     with np.errstate(invalid="ignore", over="ignore"):
         noise = float(np.sqrt(np.sum(stack.var(axis=0, ddof=1)) / n_groups))
     return field, noise
-
-
-def _save_checkpoint(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **payload)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _load_checkpoint(path: Path, expected: str) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(
-            f"checkpoint {path} cannot be read ({err}); delete it to start afresh"
-        ) from err
-    found = str(data.get("fingerprint"))
-    if found != expected:
-        raise ValueError(
-            f"checkpoint {path} belongs to a different problem, solver or seed "
-            f"(fingerprint {found}, this run {expected}); use another path or delete it"
-        )
-    return data
 
 
 def warm_start(init: Particles, m: int) -> Particles:
@@ -303,15 +270,22 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
 
     history = {k: [] for k in ("residual", "noise", "tolerance", "acceptance", "step_size",
                                "field_norm", "seconds", "fallback")}
-    resumed = None if ckpt_path is None else _load_checkpoint(ckpt_path, tag)
+    resumed = None
+    if ckpt_path is not None:
+        _, template = fg.init(problem, init_key, solver.n_particles)
+        n_leaves = len(jax.tree_util.tree_leaves(template))
+        resumed = load_checkpoint(
+            ckpt_path, tag,
+            required=("theta", "weights", "field", "iteration", "streak", "history", "norm0")
+            + tuple(f"fg_state_{i}" for i in range(n_leaves)),
+            finite=("theta", "weights", "field", "norm0"))
     if resumed is not None:
         particles = Particles(jnp.asarray(resumed["theta"]), jnp.asarray(resumed["weights"]))
         if solver.shard:
             particles = particles.shard()
         field = resumed["field"]
         # the foreground's state (step sizes, tempering replicas) has the structure of a fresh
-        # `init`; its leaves were saved in order
-        _, template = fg.init(problem, init_key, solver.n_particles)
+        # `init` (`template`); its leaves were saved in order
         treedef = jax.tree_util.tree_structure(template)
         fg_state = jax.tree_util.tree_unflatten(
             treedef, [jnp.asarray(resumed[f"fg_state_{i}"]) for i in range(treedef.num_leaves)])
@@ -347,7 +321,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         for i, leaf in enumerate(jax.tree_util.tree_leaves(fg_state)):
             payload[f"fg_state_{i}"] = np.asarray(leaf)
         payload.update(mixing.state_arrays(mix_state))
-        _save_checkpoint(ckpt_path, payload)
+        save_checkpoint(ckpt_path, payload)
 
     bar = Progress(solver.max_iterations, f"solve[{type(problem).__name__}]", enabled=progress)
     status, message = Status.MAX_ITERATIONS, ""

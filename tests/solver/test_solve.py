@@ -194,6 +194,18 @@ def test_interrupted_solve_resumes_to_the_same_answer(tmp_path, monkeypatch):
     # a checkpoint from another run is refused with a clear message
     with pytest.raises(ValueError, match="different problem"):
         mf.solve(problem, solver, key=6, progress=False, throw=False, checkpoint=path)
+    # a damaged checkpoint (NaN particles, a missing field, a folder) is refused by name
+    saved = dict(np.load(path))
+    theta = saved["theta"].copy()
+    theta[0, 0] = np.nan
+    np.savez(path, **{**saved, "theta": theta})
+    with pytest.raises(ValueError, match="non-finite values in 'theta'"):
+        mf.solve(problem, solver, key=5, progress=False, throw=False, checkpoint=path)
+    np.savez(path, **{k: v for k, v in saved.items() if k != "norm0"})
+    with pytest.raises(ValueError, match="lacks the field"):
+        mf.solve(problem, solver, key=5, progress=False, throw=False, checkpoint=path)
+    with pytest.raises(ValueError, match="is not a file"):
+        mf.solve(problem, solver, key=5, progress=False, throw=False, checkpoint=tmp_path)
 
 
 def test_solution_shapes_and_summary():
