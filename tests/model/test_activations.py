@@ -12,6 +12,7 @@ from scipy import integrate, special, stats
 from meanfield import (
     ACTIVATION_NAMES,
     Activation,
+    ClippedReLU,
     Erf,
     HardTanh,
     Identity,
@@ -21,9 +22,8 @@ from meanfield import (
     activation_from_name,
 )
 
-ALL = [Erf(), Tanh(), HardTanh(), ReLU(), Quadratic(), Identity()]
+ALL = [Erf(), Tanh(), HardTanh(), ReLU(), Quadratic(), Identity(), ClippedReLU()]
 IDS = [a.name for a in ALL]
-CLOSED = [Erf(), HardTanh(), ReLU(), Quadratic(), Identity()]
 SMOOTH_CLOSED = [Erf(), Quadratic(), Identity()]
 KINKED = [HardTanh(), ReLU()]
 COVS = [(1.0, 0.3, 2.0), (0.5, -0.4, 0.7), (0.3, 0.3, 0.3), (2.0, -1.2, 1.5)]
@@ -254,7 +254,7 @@ def test_activations_are_immutable_and_validated():
 
 def test_clipped_relu_is_in_the_one_registry():
     """ClippedReLU is registered (the clover app takes its names from the registry) but is not one
-    of the config-file ACTIVATION_NAMES; its quadrature kernels match 1-D integrals at s12 = 0 and
+    of the config-file ACTIVATION_NAMES; its kernels match 1-D integrals at s12 = 0 and
     s12 = s11 = s22 (u = v), computed independently with scipy.integrate.quad."""
     import meanfield as mf
     from meanfield._apps.clover import ACTIVATIONS, make_activation
@@ -267,18 +267,22 @@ def test_clipped_relu_is_in_the_one_registry():
     assert isinstance(make_activation("clipped_relu"), mf.ClippedReLU)
     with pytest.raises(ValueError, match=r"'sigmoid'.*clipped_relu"):
         make_activation("sigmoid")
-    # kinks: the product rule converges algebraically and erratically; the documented accuracy at
-    # the default 48 nodes (measured at s = 0.5..3: kernel <= 4e-3, derivative kernel <= 4.3e-2)
+    # closed forms (orthant probabilities), exact to rounding; at s12 = 0 the kernel factorises
+    # and at s12 = s11 = s22 (u = v) it is a one-dimensional integral
     phi = mf.ClippedReLU()
-    for s in (0.5, 1.7, 3.0):
+    for s in (0.5, 1.7, 3.0, 10.0):
         density = lambda u: stats.norm.pdf(u, scale=math.sqrt(s))
-        mean = integrate.quad(lambda u: u * density(u), 0, 1)[0] + integrate.quad(density, 1, np.inf)[0]
-        second = (integrate.quad(lambda u: u * u * density(u), 0, 1)[0]
-                  + integrate.quad(density, 1, np.inf)[0])
-        slope = integrate.quad(density, 0, 1)[0]                 # E[phi'] = P(0 < u < 1)
-        assert abs(float(phi.gaussian_kernel(s, 0.0, s)) - mean**2) < 1e-2
-        assert abs(float(phi.gaussian_kernel(s, s, s)) - second) < 1e-2
-        assert abs(float(phi.gaussian_derivative_kernel(s, s, s)) - slope) < 1e-1
+        quad = lambda f, a, b: integrate.quad(f, a, b, epsabs=1e-14, epsrel=1e-13)[0]
+        mean = quad(lambda u: u * density(u), 0, 1) + quad(density, 1, np.inf)
+        second = quad(lambda u: u * u * density(u), 0, 1) + quad(density, 1, np.inf)
+        slope = quad(density, 0, 1)                 # E[phi'] = P(0 < u < 1)
+        assert float(phi.gaussian_kernel(s, 0.0, s)) == pytest.approx(mean**2, rel=1e-11)
+        assert float(phi.gaussian_kernel(s, s, s)) == pytest.approx(second, rel=1e-11)
+        assert float(phi.gaussian_derivative_kernel(s, s, s)) == pytest.approx(slope, rel=1e-11)
+        assert float(phi.gaussian_derivative_kernel(s, 0.0, s)) == pytest.approx(
+            slope**2, rel=1e-11
+        )
+        assert float(phi.gaussian_kernel(s, -s, s)) == pytest.approx(0.0, abs=1e-15)  # v = -u
 
 
 def test_relu_and_hardtanh_kernels_are_exact_on_the_diagonal_under_jit():

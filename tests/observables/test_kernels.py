@@ -9,6 +9,7 @@ import pytest
 
 import meanfield._observables.kernels as kernels_module
 from meanfield import (
+    ClippedReLU,
     Erf,
     HardTanh,
     Identity,
@@ -22,7 +23,7 @@ from meanfield import (
     ntk_kernel,
 )
 
-ALL = [Erf(), Tanh(), HardTanh(), ReLU(), Quadratic(), Identity()]
+ALL = [Erf(), Tanh(), HardTanh(), ReLU(), Quadratic(), Identity(), ClippedReLU()]
 IDS = [a.name for a in ALL]
 SIGMA_W2 = 1.7
 SIGMA_A2 = 0.6
@@ -126,7 +127,10 @@ def test_closed_form_linear_kernels(inputs):
     np.testing.assert_allclose(k, k.T, rtol=1e-14)
 
 
-@pytest.mark.parametrize("act", [Tanh(), Erf()], ids=["tanh", "erf"])
+BLOCKED = [Tanh(), Erf(), HardTanh(), ClippedReLU()]
+
+
+@pytest.mark.parametrize("act", BLOCKED, ids=[a.name for a in BLOCKED])
 def test_row_blocked_evaluation_matches_direct(act, monkeypatch):
     rng = np.random.default_rng(3)
     x1 = jnp.asarray(rng.standard_normal((7, D)))
