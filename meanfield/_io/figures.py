@@ -85,7 +85,8 @@ def plot_neurons(solution, prior_particles=None) -> Figure:
 
 
 def plot_convergence(solution) -> Figure:
-    """Residual |G(B) - B|/|B| per iteration with the tolerance and Monte-Carlo noise floor."""
+    """Residual |G(B) - B|/|B| per iteration with the tolerance and Monte-Carlo noise floor, and
+    the certificate (`meanfield._solver.certificate`) with its threshold."""
     h = solution.history
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
@@ -102,11 +103,20 @@ def plot_convergence(solution) -> Figure:
         solver = solution.solver
         if solver is not None:
             ax.axhline(solver.rtol, color="tab:red", lw=0.8, label=f"rtol = {solver.rtol:g}")
+        cert = np.asarray(h.get("certificate", []), dtype=np.float64)
+        if len(cert) == len(res) and np.any(np.isfinite(cert) & (cert > 0)):
+            ax.semilogy(it, cert, "s-", ms=2, lw=0.8, color="tab:purple",
+                        label="certificate (equipartition / stationarity)")
+            if solver is not None and len(h.get("certificate_noise", [])) == len(res):
+                band = solver.certificate_tol + solver.noise_factor * np.asarray(
+                    h["certificate_noise"], dtype=np.float64)
+                ax.semilogy(it, band, "--", lw=0.8, color="tab:purple", alpha=0.6,
+                            label="certificate threshold")
     else:
         ax.text(0.5, 0.5, "no iterations recorded", ha="center", va="center",
                 transform=ax.transAxes)
     ax.set_xlabel("fixed-point iteration")
-    ax.set_ylabel("relative change of the background")
+    ax.set_ylabel("residual / certificate")
     ax.set_title(f"Convergence: {solution.status} after {solution.iterations} iterations")
     ax.legend(fontsize=8)
     fig.tight_layout()

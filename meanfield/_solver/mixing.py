@@ -3,7 +3,15 @@ r"""Mixing: how a new background estimate is blended into the current one.
 The fixed-point problem is B = G(B), where G recomputes the background from particles moved
 against B. With residual R(B) = G(B) - B:
 
-* `Damped(beta)`:       B' = B + beta R(B)  (simple mixing; beta = 1 is plain iteration).
+* `Damped(beta)`:       B' = B + beta_k R(B)  (simple mixing; beta = 1 is plain iteration).
+  With `adapt=True` (the default) beta_k backs off when the iteration overshoots: with
+  c = cos(R_k, R_{k-1}) the angle between successive residuals,
+
+      beta_{k+1} = beta_k / 2                 if c < -0.3 or |R_k| > 2 |R_{k-1}|  (oscillation),
+      beta_{k+1} = min(1.25 beta_k, beta)     if c > 0.5                          (steady descent),
+
+  and beta_k >= beta / 256. A period-2 oscillation has c = -1; a residual that is pure
+  Monte-Carlo noise has c = -beta_k / 2 on average, so noise alone does not shrink beta <= 0.6.
 * `Anderson(memory, beta, regularisation)`: type-II Anderson mixing (Anderson 1965; Walker & Ni
   2011). With the differences of the last m iterates dB_k and residuals dR_k,
 
@@ -59,16 +67,50 @@ class AbstractMixing(eqx.Module):
 
 
 class Damped(AbstractMixing):
-    """Damped (linear) mixing B' = B + beta (G(B) - B)."""
+    """Damped (linear) mixing B' = B + beta_k (G(B) - B), beta_k backing off on overshoot.
+
+    Attributes:
+        beta: the initial and largest mixing fraction.
+        adapt: halve beta_k when successive residuals point against each other (or the residual
+            doubles), grow it back towards `beta` while they agree (module docstring); False
+            keeps beta_k = beta.
+
+    Example (the period-2 cycle of x -> -x, which plain iteration never leaves, is damped out):
+        >>> import numpy as np
+        >>> mix, x = Damped(beta=1.0), np.array([1.0])
+        >>> state = mix.init(x)
+        >>> for _ in range(30):
+        ...     x, state = mix.update(x, -x, state)
+        >>> bool(abs(x[0]) < 1e-6), float(state["beta"])
+        (True, 0.5)
+    """
 
     beta: float = 0.5
+    adapt: bool = True
     name = "damped"
 
     def init(self, field: np.ndarray):
-        return {}
+        return {"beta": np.asarray(float(self.beta)), "residual": np.zeros(0)}
+
+    def state_arrays(self, state) -> dict:
+        return {"mix_beta": np.asarray(state["beta"]), "mix_residual": state["residual"]}
+
+    def state_from_arrays(self, arrays, field: np.ndarray):
+        return {"beta": np.asarray(arrays["mix_beta"]), "residual": arrays["mix_residual"]}
 
     def update(self, field: np.ndarray, new: np.ndarray, state):
-        return self.damped(field, new), state
+        r = np.asarray(new - field, dtype=np.float64).reshape(-1)
+        beta, previous = float(state["beta"]), state["residual"]
+        if self.adapt and previous.size == r.size:
+            nr, npr = float(np.linalg.norm(r)), float(np.linalg.norm(previous))
+            if nr > 0.0 and npr > 0.0:
+                c = float(np.dot(r, previous)) / (nr * npr)
+                if c < -0.3 or nr > 2.0 * npr:
+                    beta = max(0.5 * beta, self.beta / 256.0)
+                elif c > 0.5:
+                    beta = min(1.25 * beta, float(self.beta))
+        mixed = field + beta * r.reshape(np.shape(field))
+        return mixed, {"beta": np.asarray(beta), "residual": r}
 
 
 class Anderson(AbstractMixing):

@@ -15,10 +15,16 @@ from .._model.particles import Particles
 class Status:
     """Readable outcomes of `solve`.
 
-    * converged: the relative residual |G(B) - B|/|B| stayed <= rtol for `patience` iterations.
-    * noise_limited: it stayed within rtol + noise_factor x (Monte-Carlo floor) but not within
-      rtol: the answer is as good as M particles can tell, and the floor is above rtol
-      (`Solution.particles_for_rtol` says how many particles would bring it below).
+    * converged: the relative residual |G(B) - B|/|B| stayed <= rtol for `patience` iterations,
+      the Monte-Carlo floor (times noise_factor) is below rtol, and the certificate passed.
+    * noise_limited: the residual stayed within rtol + noise_factor x (Monte-Carlo floor) and
+      the certificate passed, but the floor is above rtol: the answer is as good as M particles
+      can tell (`Solution.particles_for_rtol` says how many particles would bring it below).
+    * not_equilibrated: the residual passed but the certificate did not (the particles are not
+      the law their own background selects, e.g. a foreground that does not move them, or a
+      transient; `meanfield._solver.certificate`).
+    * unresolved: the Monte-Carlo floor is above half the field itself: M particles cannot
+      resolve the background at all (`particles_for_rtol` says how many would).
     * stagnated: out of iterations, and over the last iterations the residual did not decrease
       while staying above what the floor explains (an oscillation or a stuck iteration).
     * max_iterations: out of iterations while still decreasing.
@@ -30,12 +36,15 @@ class Status:
 
     CONVERGED = "converged"
     NOISE_LIMITED = "noise_limited"
+    NOT_EQUILIBRATED = "not_equilibrated"
+    UNRESOLVED = "unresolved"
     STAGNATED = "stagnated"
     MAX_ITERATIONS = "max_iterations"
     DIVERGED = "diverged"
     NONFINITE = "nonfinite"
 
-    ALL = (CONVERGED, NOISE_LIMITED, STAGNATED, MAX_ITERATIONS, DIVERGED, NONFINITE)
+    ALL = (CONVERGED, NOISE_LIMITED, NOT_EQUILIBRATED, UNRESOLVED, STAGNATED, MAX_ITERATIONS,
+           DIVERGED, NONFINITE)
     USABLE = (CONVERGED, NOISE_LIMITED)
 
 
@@ -71,6 +80,9 @@ class Solution(eqx.Module):
         iterations: fixed-point iterations done.
         self_consistency_error: |G(B) - B| / |B| at the last iteration.
         noise_floor: Monte-Carlo standard error of G(B), relative to |B| (0 for a grid).
+        certificate: the certificate c of the returned cloud (`meanfield._solver.certificate`;
+            for an averaged solution, measured on the pooled cloud), and certificate_noise its
+            standard error.
         history: per-iteration arrays (residual, noise, acceptance, step_size, seconds, ...).
         seed: the integer seed (or None when a raw key was given).
         solver: the `FixedPoint` configuration used.
@@ -88,6 +100,8 @@ class Solution(eqx.Module):
     history: dict
     seed: int | None = None
     solver: Any = None
+    certificate: float = float("nan")
+    certificate_noise: float = float("nan")
 
     @property
     def converged(self) -> bool:
@@ -134,6 +148,8 @@ class Solution(eqx.Module):
             "iterations": int(self.iterations),
             "self_consistency_error": float(self.self_consistency_error),
             "noise_floor": float(self.noise_floor),
+            "certificate": float(self.certificate),
+            "certificate_noise": float(self.certificate_noise),
             "train_loss": self.train_loss,
             "test_loss": self.test_loss,
             "n_particles": self.particles.n_particles,
@@ -159,6 +175,9 @@ def safe_summary(solution) -> dict:
             "status": solution.status, "message": solution.message,
             "iterations": int(solution.iterations),
             "self_consistency_error": float(solution.self_consistency_error),
-            "noise_floor": float(solution.noise_floor), "train_loss": None, "test_loss": None,
+            "noise_floor": float(solution.noise_floor),
+            "certificate": float(solution.certificate),
+            "certificate_noise": float(solution.certificate_noise),
+            "train_loss": None, "test_loss": None,
             "n_particles": solution.particles.n_particles, "seed": solution.seed,
         }

@@ -2,25 +2,33 @@ r"""`solve`: the foreground/background fixed-point iteration (physics.md section
 
     background_0 = G(particles drawn from the prior / initialisation)
     repeat:
-        foreground: move the persistent particles against the frozen background B
-        recompute:  G(B), the background measured on the moved particles, and its Monte-Carlo
-                    standard error s from batch means over `n_groups` groups of particles
-        residual:   r = |G(B) - B| / |B|
-        mix:        B <- mixing(B, G(B))
-    stop when r <= rtol + noise_factor * s/|B| for `patience` consecutive iterations.
+        foreground:  move the persistent particles against the frozen background B
+        recompute:   G(B), the background measured on the moved particles, and its Monte-Carlo
+                     standard error s from batch means over `n_groups` groups of particles
+        residual:    r = |G(B) - B| / |B|
+        certificate: c +- e, whether the moved cloud is the law B selects
+                     (`meanfield._solver.certificate`: equipartition for the samplers,
+                     stationarity for gradient descent)
+        mix:         B <- mixing(B, G(B))
+    stop when, for `patience` consecutive iterations, r <= rtol + noise_factor * s/|B| and
+    c <= certificate_tol + noise_factor * e (with e <= 0.1).
 
-The stopping rule accepts a background whose remaining change is below the tolerance or is
-indistinguishable from the Monte-Carlo noise of M particles (the residual of a particle solver
-never drops below that floor), and the status says which: 'converged' when r <= rtol itself for
-the last `patience` iterations, 'noise_limited' when only the floor explains it and the floor
-(times noise_factor) is above rtol (then `Solution.particles_for_rtol` estimates the M that would
-reach rtol); with a floor below rtol the iteration goes on until r reaches rtol. Out of iterations, the
-status is 'stagnated' when the residual stopped decreasing (median of the last window >= 0.9 x
-the window before) while staying above what the floor explains, and 'max_iterations' otherwise. A solve that runs out of iterations, produces
-non-finite numbers or diverges raises `SolveError` explaining what happened and what to try
-(`throw=False` returns the failed `Solution` instead). With `checkpoint=PATH` the state is
-written atomically every `checkpoint_every` iterations and on Ctrl-C, and a later call with the
-same arguments resumes from it, giving the same answer as an uninterrupted run.
+The residual alone cannot tell a fixed point from particles that stopped moving (then G(B) = B
+exactly); the certificate can. The stopping rule accepts a background whose remaining change is
+below the tolerance or is indistinguishable from the Monte-Carlo noise of M particles, and the
+status says which: 'converged' when r <= rtol itself and the floor (times noise_factor) is below
+rtol; 'noise_limited' when the floor is above rtol (then `Solution.particles_for_rtol` estimates
+the M that would reach rtol); 'unresolved' when the floor is above half the field; with a floor
+below rtol the iteration goes on until r reaches rtol. A residual that passes while the
+certificate does not ends 'not_equilibrated' (also when the certificate of the last averaged
+iterate fails). Out of iterations, the status is 'stagnated' when the residual stopped
+decreasing (median of the last window >= 0.9 x the window before) while staying above what the
+floor explains, and 'max_iterations' otherwise. A solve that ends in anything but converged or
+noise_limited, produces non-finite numbers or diverges raises `SolveError` explaining what
+happened and what to try (`throw=False` returns the failed `Solution` instead). With
+`checkpoint=PATH` the state is written atomically every `checkpoint_every` iterations and on
+Ctrl-C, and a later call with the same arguments resumes from it, giving the same answer as an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -59,6 +67,11 @@ class FixedPoint(eqx.Module):
         n_groups: groups of particles for the batch-means error bar.
         burn_in: foreground calls against the initial background before iterating.
         divergence_factor: |B| growing beyond this multiple of its initial norm is divergence.
+        certificate_tol: tolerance of the certificate c (`meanfield._solver.certificate`:
+            equipartition |E[theta grad U^T] - I|_F / sqrt(p) for the samplers, about the
+            relative error of the cloud's second moments; relative displacement per call for
+            `GradientDescent`). An iteration passes when c <= certificate_tol + noise_factor x
+            (its standard error); `converged` and `noise_limited` both need it.
         shard: spread the particles over all `jax.devices()` along M (`Particles.shard`), so
             the foreground runs on every device at once; M must be a multiple of the device
             count.
@@ -96,6 +109,7 @@ class FixedPoint(eqx.Module):
     divergence_factor: float = 1e6
     shard: bool = eqx.field(static=True, default=False)
     n_average: int = 8
+    certificate_tol: float = 0.01
 
     def __check_init__(self):
         for name in ("n_particles", "max_iterations", "patience", "n_groups"):
@@ -105,7 +119,7 @@ class FixedPoint(eqx.Module):
                 or self.n_average < 0:
             raise ValueError(f"n_average must be a non-negative integer (0: no iterate "
                              f"averaging), got {self.n_average!r}")
-        for name in ("rtol", "divergence_factor"):
+        for name in ("rtol", "divergence_factor", "certificate_tol"):
             check_positive(name, getattr(self, name))
         check_positive("noise_factor", self.noise_factor, allow_zero=True)
         if not isinstance(self.foreground, AbstractForeground):
@@ -180,6 +194,7 @@ def _average_iterates(problem, solver, particles, field, fg_state, mix_state, lo
     for k in range(k_avg):
         t0 = time.perf_counter()
         bg = problem.background(jnp.asarray(field))
+        moved_against = field
         particles, fg_state, _ = fg.run(problem, particles, bg,
                                         jax.random.fold_in(loop_key, start + k), fg_state)
         new, _ = measure(problem, particles, solver.n_groups, False)
@@ -195,23 +210,70 @@ def _average_iterates(problem, solver, particles, field, fg_state, mix_state, lo
         history["seconds"].append(time.perf_counter() - t0)
         bar.update(k + 1, f"residual {residual:.2e}")
     bar.close(f"averaged {k_avg} iterates")
+    certificate = fg.certificate(problem, particles, moved_against, n_groups=solver.n_groups)
     theta = jnp.concatenate([c.theta for c in clouds])
     weights = jnp.concatenate([c.weights for c in clouds]) / k_avg
     pooled = Particles(theta, weights)
     if solver.shard:
         pooled = pooled.shard()
-    return pooled, np.mean(np.stack(fields), axis=0), residual
+    return pooled, np.mean(np.stack(fields), axis=0), residual, certificate
 
 
-def _verdict(solver, strict: int, loose: int, noise_rel: float) -> str | None:
-    """The status at which to stop, or None to go on: 'converged' after `patience` residuals
-    <= rtol; 'noise_limited' after `patience` residuals within rtol + noise_factor x floor when
-    that floor is above rtol (below it, the iteration goes on until the residual reaches rtol)."""
-    if strict >= solver.patience:
+UNRESOLVED_FLOOR = 0.5
+"""A relative Monte-Carlo floor above this means M particles do not resolve the field at all."""
+
+
+def _verdict(solver, strict: int, loose: int, noise_rel: float, history) -> str | None:
+    """The status at which to stop, or None to go on. 'unresolved' when the residual alone
+    passed for `patience` iterations under a floor above UNRESOLVED_FLOOR. Both streaks count
+    iterations whose certificate passed too; `strict` those with residual <= rtol, `loose` those
+    within rtol + noise_factor x floor. After `patience` loose ones: 'converged' when the strict
+    ones reach `patience` and noise_factor x floor <= rtol, 'noise_limited' when noise_factor x
+    floor > rtol; otherwise (a floor below rtol) the iteration goes on until the residual
+    reaches rtol."""
+    if noise_rel > UNRESOLVED_FLOOR and _residual_passed(history, solver.patience):
+        return Status.UNRESOLVED
+    if loose < solver.patience:
+        return None
+    limited = solver.noise_factor * noise_rel > solver.rtol
+    if strict >= solver.patience and not limited:
         return Status.CONVERGED
-    if loose >= solver.patience and solver.noise_factor * noise_rel > solver.rtol:
-        return Status.NOISE_LIMITED
-    return None
+    return Status.NOISE_LIMITED if limited else None
+
+
+CERTIFICATE_MAX_ERROR = 0.25
+"""A certificate whose standard error per parameter (its error / sqrt(p)) exceeds this cannot
+certify: the normalised entries of the equipartition matrix have variance of order 1/M at
+equilibrium, so this takes M below ~50, or a cloud far from the law."""
+
+
+def _certificate_passes(solver, value: float, noise: float, n_params: int) -> bool:
+    return bool(np.isfinite(value) and noise <= CERTIFICATE_MAX_ERROR * np.sqrt(n_params)
+                and value <= solver.certificate_tol + solver.noise_factor * noise)
+
+
+def _residual_passed(history, patience: int) -> bool:
+    """The residual alone passed its tolerance for the last `patience` iterations."""
+    r, tol = history["residual"][-patience:], history["tolerance"][-patience:]
+    return len(r) >= patience and all(a <= b for a, b in zip(r, tol))
+
+
+def _not_equilibrated_message(solver, n_done, residual, cert, cert_noise, n_params) -> str:
+    if cert_noise > CERTIFICATE_MAX_ERROR * np.sqrt(n_params):
+        why = (f"but the certificate {cert:.2e} has a standard error {cert_noise:.1e} above "
+               f"{CERTIFICATE_MAX_ERROR:g} x sqrt({n_params} parameters), so it cannot certify the "
+               "cloud: the particles are far "
+               "from the law their own background selects (stuck or still relaxing), or there "
+               "are too few of them to tell")
+    else:
+        why = (f"but the certificate {cert:.2e} +- {cert_noise:.1e} exceeds its tolerance "
+               f"{solver.certificate_tol:g} + {solver.noise_factor:g} x its error: the particles "
+               "are not the law their own background selects (they do not move, or are still "
+               "relaxing)")
+    return (f"not equilibrated: after {n_done} iterations the residual {residual:.2e} passes, "
+            + why + ". Try more foreground steps per iteration (n_steps), a step size that "
+            "moves them (see the acceptance in the history), more particles, more burn-in or "
+            "more iterations")
 
 
 def _window(n_done: int) -> int:
@@ -268,8 +330,9 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
     ckpt_path = None if checkpoint is None else Path(checkpoint)
     tag = fingerprint(problem, solver, base_key, init)
 
-    history = {k: [] for k in ("residual", "noise", "tolerance", "acceptance", "step_size",
-                               "field_norm", "seconds", "fallback")}
+    keys = ("residual", "noise", "tolerance", "certificate", "certificate_noise", "acceptance",
+            "step_size", "field_norm", "seconds", "fallback")
+    history = {k: [] for k in keys}
     resumed = None
     if ckpt_path is not None:
         _, template = fg.init(problem, init_key, solver.n_particles)
@@ -294,6 +357,9 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         streak = int(resumed["streak"])
         strict = int(resumed["strict_streak"]) if "strict_streak" in resumed else 0
         history = {k: list(v) for k, v in json.loads(str(resumed["history"])).items()}
+        if {k for k in keys if k not in history}:
+            raise ValueError(f"checkpoint {ckpt_path} was written by an older version (its "
+                             "history lacks the certificate); delete it to start afresh")
         norm0 = float(resumed["norm0"])
     else:
         particles, fg_state = fg.init(problem, init_key, solver.n_particles)
@@ -330,7 +396,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
     iteration = start
     try:
         for iteration in range(start, solver.max_iterations):
-            verdict = _verdict(solver, strict, streak, noise_rel)
+            verdict = _verdict(solver, strict, streak, noise_rel, history)
             if verdict is not None:
                 status = verdict
                 break
@@ -357,6 +423,17 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
             residual = float(np.linalg.norm(new - field)) / norm
             noise_rel = noise / norm
             tol = solver.rtol + solver.noise_factor * noise_rel
+            cert, cert_noise = fg.certificate(problem, new_particles, field,
+                                              n_groups=solver.n_groups if stochastic else 1)
+            if not np.isfinite(cert):
+                particles = new_particles
+                status = Status.NONFINITE
+                message = (f"the gradient of the single-neuron energy is not finite at the "
+                           f"particles (iteration {iteration}, certificate {cert}): the action "
+                           "overflows for these parameters (check width, noise and the prior "
+                           "variances for extreme values)")
+                break
+            cert_ok = _certificate_passes(solver, cert, cert_noise, problem.n_params)
             mixed, new_mix_state = mixing.update(field, new, mix_state)
             fallback = False
             if not problem.field_is_admissible(jnp.asarray(mixed)):
@@ -365,11 +442,13 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
                 fallback = True
             # commit the iteration
             particles, fg_state, field, mix_state = new_particles, new_fg_state, mixed, new_mix_state
-            streak = streak + 1 if residual <= tol else 0
-            strict = strict + 1 if residual <= solver.rtol else 0
+            streak = streak + 1 if residual <= tol and cert_ok else 0
+            strict = strict + 1 if residual <= solver.rtol and cert_ok else 0
             history["residual"].append(residual)
             history["noise"].append(noise_rel)
             history["tolerance"].append(tol)
+            history["certificate"].append(cert)
+            history["certificate_noise"].append(cert_noise)
             history["acceptance"].append(float(info.get("acceptance", float("nan"))))
             history["step_size"].append(float(info.get("step_size", float("nan"))))
             history["field_norm"].append(float(np.linalg.norm(field)))
@@ -388,9 +467,11 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
                 snapshot(iteration + 1)
         else:
             iteration = solver.max_iterations
-            verdict = _verdict(solver, strict, streak, noise_rel)
+            verdict = _verdict(solver, strict, streak, noise_rel, history)
             if verdict is not None:
                 status = verdict
+            elif _residual_passed(history, solver.patience):
+                status = Status.NOT_EQUILIBRATED
             elif _stagnated(history):
                 status = Status.STAGNATED
     except KeyboardInterrupt:
@@ -399,15 +480,27 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         bar.close("interrupted; state saved" if ckpt_path is not None else "interrupted")
         raise
     n_done = len(history["residual"])
+    cert = history["certificate"][-1] if n_done else float("nan")
+    cert_noise = history["certificate_noise"][-1] if n_done else float("nan")
     if status == Status.CONVERGED:
         message = (f"converged in {n_done} iterations: residual {residual:.2e}, "
-                   f"Monte-Carlo floor {noise_rel:.2e}")
+                   f"Monte-Carlo floor {noise_rel:.2e}, certificate {cert:.2e}")
     elif status == Status.NOISE_LIMITED:
         message = (f"noise-limited after {n_done} iterations: residual {residual:.2e} is within "
                    f"{solver.noise_factor:g} x the Monte-Carlo floor {noise_rel:.2e} of "
                    f"{solver.n_particles} particles but above rtol {solver.rtol:.1e}; about "
                    f"{particles_for_rtol(solver, noise_rel)} particles would bring the floor "
-                   "below rtol")
+                   f"below rtol; certificate {cert:.2e} +- {cert_noise:.1e}")
+    elif status == Status.UNRESOLVED:
+        message = (f"unresolved: the Monte-Carlo floor {noise_rel:.2e} of {solver.n_particles} "
+                   f"particles is above {UNRESOLVED_FLOOR:g} of the field itself, so the "
+                   f"residual {residual:.2e} says nothing; about "
+                   f"{particles_for_rtol(solver, noise_rel)} particles would bring the floor "
+                   f"below rtol {solver.rtol:.1e}, and "
+                   f"{int(np.ceil(solver.n_particles * (10 * noise_rel) ** 2))} to 10%")
+    elif status == Status.NOT_EQUILIBRATED:
+        message = _not_equilibrated_message(solver, n_done, residual, cert, cert_noise,
+                                            problem.n_params)
     elif status == Status.STAGNATED:
         w = _window(n_done)
         message = (f"stagnated: after {n_done} iterations the residual no longer decreases "
@@ -427,11 +520,16 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         snapshot(n_done)
     bar.close(message)
     if finished and solver.n_average > 0 and stochastic:
-        particles, field, residual = _average_iterates(
+        particles, field, residual, (cert, cert_noise) = _average_iterates(
             problem, solver, particles, field, fg_state, mix_state, loop_key, n_done, history,
             progress)
         message += (f"; averaged over {solver.n_average} further iterations "
                     f"({particles.n_particles} pooled particles)")
+        if status in Status.USABLE and not _certificate_passes(solver, cert, cert_noise, problem.n_params):
+            status = Status.NOT_EQUILIBRATED
+            message = (_not_equilibrated_message(solver, n_done, residual, cert, cert_noise,
+                                                 problem.n_params)
+                       + " (measured on the last averaged iterate)")
     field_j = jnp.asarray(field)
     try:
         background = problem.background(field_j)
@@ -442,6 +540,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
         status=status, message=message, iterations=n_done,
         self_consistency_error=residual, noise_floor=noise_rel,
         history={k: np.asarray(v) for k, v in history.items()}, seed=seed, solver=solver,
+        certificate=float(cert), certificate_noise=float(cert_noise),
     )
     if status not in Status.USABLE and throw:
         raise SolveError(f"solve failed ({status}): {message}", solution)

@@ -1,5 +1,6 @@
 """The fixed-point iterator against independent references (physics.md sections 2 and 4)."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -302,10 +303,15 @@ def test_noise_limited_says_how_many_particles_reach_rtol_and_that_many_do():
 
 def test_an_oscillating_iteration_is_reported_stagnated_not_out_of_iterations():
     """Undamped iteration of a strongly feature-learning problem flips between two fields for
-    ever (a period-2 cycle of the exact grid map): 'stagnated', and solve raises."""
+    ever (a period-2 cycle of the exact grid map): 'stagnated', and solve raises. The default
+    (adaptive) damping backs off and converges from the same beta = 1."""
     problem = mf.BayesianProblem(_task_1d(), Erf(), width=1.0, noise=0.01)
-    solver = mf.FixedPoint(foreground=mf.Grid(n_points=481, extent=12.0), mixing=mf.Damped(1.0),
-                           max_iterations=60, rtol=1e-8)
+    solver = mf.FixedPoint(foreground=mf.Grid(n_points=481, extent=12.0),
+                           mixing=mf.Damped(1.0, adapt=False), max_iterations=60, rtol=1e-8)
+    adaptive = mf.solve(problem, eqx.tree_at(lambda s: s.mixing, solver, mf.Damped(1.0)),
+                        progress=False)
+    assert adaptive.status == "converged"
+    assert float(adaptive.history["residual"][-1]) < 1e-8
     sol = mf.solve(problem, solver, throw=False, progress=False)
     r = sol.history["residual"]
     assert abs(r[-1] - r[-3]) < 1e-6 * r[-1] and r[-1] > 0.1      # the cycle itself

@@ -9,6 +9,9 @@ A foreground is an immutable configuration with a pure `init`/`run` pair (Optax 
 strength) and returns a dict of diagnostics (`acceptance`, `step_size`, ... where they apply).
 `start` brings the initial cloud to the beginning of the fixed-point iteration; by default it
 runs `burn_in` calls against the initial background, and the `Grid` overrides it.
+`certificate` checks that a cloud is the law the foreground targets for the cloud's own field
+(`meanfield._solver.certificate`): equipartition for the samplers of exp(-U) (the default),
+stationarity for `GradientDescent`.
 
 Subclasses: `Langevin`, `Tempering`, `GradientDescent`, `Grid`.
 """
@@ -18,6 +21,8 @@ import abc
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+
+from ..certificate import equipartition
 
 
 class AbstractForeground(eqx.Module):
@@ -50,3 +55,11 @@ class AbstractForeground(eqx.Module):
             particles, state, _ = self.run(problem, particles, bg, jax.random.fold_in(key, b),
                                            state)
         return particles, state, field
+
+    def certificate(self, problem, particles, field, *, n_groups: int = 8,
+                    n_chains: int | None = None) -> tuple[float, float]:
+        """(c, standard error): how far `particles` are from the law this foreground targets
+        for the background of `field` (measured on them). The default is the equipartition
+        certificate of the Gibbs law exp(-U) that `Langevin`, `Tempering` (its beta = 1
+        level) and `Grid` target."""
+        return equipartition(problem, particles, field, n_groups=n_groups, n_chains=n_chains)

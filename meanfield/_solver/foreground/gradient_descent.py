@@ -7,6 +7,7 @@ import jax
 
 from ..._misc import check_integer, check_positive
 from ..._model.particles import Particles
+from ..certificate import stationarity
 from .base import AbstractForeground
 
 
@@ -40,6 +41,14 @@ class GradientDescent(AbstractForeground):
 
     def init(self, problem, key, n_particles: int):
         return problem.init_particles(key, n_particles), None
+
+    def certificate(self, problem, particles, field, *, n_groups: int = 8,
+                    n_chains: int | None = None) -> tuple[float, float]:
+        """The stationarity certificate: lr n_steps rms |grad U| relative to rms |theta| (how
+        far the next call would move the cloud; `meanfield._solver.certificate`)."""
+        return stationarity(problem, particles, field,
+                            displacement=self.learning_rate * self.n_steps, n_groups=n_groups,
+                            n_chains=n_chains)
 
     def run(self, problem, particles, background, key, state, strength=1.0):
         theta = _descend(problem, particles.theta, background, self.learning_rate, strength,
