@@ -71,16 +71,24 @@ __all__ = ["equipartition", "stationarity"]
 
 @eqx.filter_jit
 def _virial(problem, theta, background):
-    """Per particle: theta_i d_j U, theta_i^2 and (d_j U)^2."""
+    """Per particle, with g = grad U / c and c = max |grad U| (1 when that is 0 or not finite):
+    theta_i g_j, theta_i^2 and g_j^2, and c."""
     grad = jax.vmap(jax.grad(lambda t: problem.energy(t, background)))(theta)
-    return theta[:, :, None] * grad[:, None, :], theta**2, grad**2
+    c = jnp.max(jnp.abs(grad))
+    c = jnp.where(jnp.isfinite(c) & (c > 0), c, 1.0)
+    g = grad / c
+    bad = jnp.where(jnp.all(jnp.isfinite(grad)), 1.0, jnp.nan)
+    return theta[:, :, None] * g[:, None, :] * bad, theta**2, g**2, c
 
 
-def _normalised(w, v, a, b):
-    """sum_ij (V_ij)^2 / (E a_i E b_j) / p for the weighted cloud (w sums to anything)."""
+def _normalised(w, v, a, b, g_scale):
+    """V_ij / sqrt(E a_i E b_j) for the weighted cloud (w sums to anything), with the gradient
+    factors of v and b divided by g_scale (so that a huge gradient cannot overflow): V =
+    g_scale E[v'] - I and sqrt(E b) = g_scale sqrt(E b'), hence V_ij / sqrt(...) =
+    (E[v'] - I / g_scale) / sqrt(E a_i E b'_j)."""
     w = w / w.sum()
     p = v.shape[-1]
-    dev = np.tensordot(w, v, axes=(0, 0)) - np.eye(p)
+    dev = np.tensordot(w, v, axes=(0, 0)) - np.eye(p) / g_scale
     scale = np.sqrt(np.outer(w @ a, w @ b))
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         return dev / np.maximum(scale, 1e-300)
@@ -117,18 +125,19 @@ def equipartition(problem, particles: Particles, field, *, n_groups: int = 8,
             the same chains (iterate-major); default: every particle is its own chain.
     """
     background = problem.background(jnp.asarray(field))
-    v, a, b = (np.asarray(x, dtype=np.float64) for x in
-               _virial(problem, particles.theta, background))
+    v, a, b, g_scale = (np.asarray(x, dtype=np.float64) for x in
+                        _virial(problem, particles.theta, background))
+    g_scale = float(g_scale)
     w = np.asarray(particles.weights, dtype=np.float64)
     p = v.shape[-1]
     m = particles.n_particles
     chains = m if n_chains is None else n_chains
     with np.errstate(invalid="ignore", over="ignore"):
-        value = float(np.linalg.norm(_normalised(w, v, a, b)) / np.sqrt(p))
+        value = float(np.linalg.norm(_normalised(w, v, a, b, g_scale)) / np.sqrt(p))
         if n_groups < 2 or chains < 2 * n_groups:
             return value, 0.0
         groups, _ = _chain_groups(m, n_chains, n_groups)
-        per_group = np.stack([_normalised(w[i], v[i], a[i], b[i]) for i in groups])
+        per_group = np.stack([_normalised(w[i], v[i], a[i], b[i], g_scale) for i in groups])
         noise = float(np.sqrt(np.sum(per_group.var(axis=0, ddof=1)) / n_groups / p))
     return value, noise
 
