@@ -17,9 +17,12 @@ Each file is written to a temporary sibling and moved into place with `os.replac
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import platform
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +37,70 @@ FIGURES = ("neurons", "convergence", "predictions")
 
 class ResultsError(ValueError):
     """A results folder is missing, incomplete or corrupt."""
+
+
+class OutputError(ValueError):
+    """A results folder cannot be created or written (a file in the way, no permission, a
+    read-only or full disk); the message names the option, the path and what would work."""
+
+
+_ERRNO_HINTS = {
+    errno.EACCES: "permission denied: you may not write there",
+    errno.EPERM: "operation not permitted: you may not write there",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "a file of that name is in the way",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.ENOENT: "the folder cannot be created there (a virtual file system such as /proc or "
+                  "/sys, or a parent that vanished)",
+    errno.EISDIR: "a folder is in the way of a file",
+    errno.EIO: "an input/output error of the disk",
+}
+
+
+def os_error_message(err: OSError, option: str = "--out") -> str:
+    """One line for an `OSError` met while writing results: what failed, why, and what to do."""
+    path = err.filename if err.filename is not None else "the results folder"
+    why = _ERRNO_HINTS.get(err.errno, err.strerror or str(err))
+    code = errno.errorcode.get(err.errno, "")
+    fix = ("free some space or choose a folder on another disk" if err.errno in (errno.ENOSPC,
+                                                                                  errno.EDQUOT)
+           else "choose a folder you can write to")
+    return (f"{option}: cannot write {str(path)!r}: {why}{f' ({code})' if code else ''}; {fix} "
+            f"with {option} DIR")
+
+
+def check_output_folder(folder, option: str = "--out") -> Path:
+    """Check that the results folder `folder` can be created and written, before any compute
+    starts: create it (and its parents) and write and remove a probe file in it. Raises
+    `OutputError` naming `option`, the path and what would work; returns the folder as a Path.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{option}: {str(folder)!r} exists and is a file, not a folder; give "
+                          "a folder (it is created if needed)")
+    for parent in folder.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{option}: {str(folder)!r} lies under {str(parent)!r}, which "
+                                  "is a file, not a folder; give a folder path")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".meanfield-write-test.", suffix=".tmp")
+        try:
+            os.write(fd, b"meanfield")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.remove(probe)
+    except OSError as err:
+        if err.filename is None or str(err.filename).startswith(str(folder / ".meanfield")):
+            err.filename = str(folder)
+        raise OutputError(os_error_message(err, option)) from None
+    return folder
 
 
 def versions() -> dict:
@@ -207,7 +274,8 @@ class Results:
             message=s.get("message", ""), iterations=int(s.get("iterations", 0)),
             self_consistency_error=num("self_consistency_error"),
             noise_floor=num("noise_floor"), history=history, seed=s.get("seed", seed),
-            solver=solver,
+            solver=solver, certificate=num("certificate"),
+            certificate_noise=num("certificate_noise"),
         )
 
 
