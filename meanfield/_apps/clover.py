@@ -108,7 +108,9 @@ from .._model.dynamics import ResidualBackground, TrainingProblem, train_network
 from .._solver.foreground import Langevin
 from .._solver.mixing import Damped
 from .._model.particles import Particles
-from .._misc import Progress, as_key, check_integer, check_positive
+from .._misc import (
+    ComputationError, Progress, as_key, check_integer, check_positive, check_seed,
+)
 from .._solver.solve import FixedPoint, solve
 from .._data.tasks import NAMED_TARGETS, gaussian_inputs
 
@@ -189,10 +191,16 @@ class CloverSetting(eqx.Module):
         make_activation(self.activation)
         for name in ("width", "n_foreground"):
             check_integer(name, getattr(self, name), minimum=2)
-        for name in ("n_steps", "n_nodes", "solve_iterations", "solve_steps", "n_directions",
+        for name in ("n_steps", "solve_iterations", "solve_steps", "n_directions",
                      "n_splits", "solve_patience"):
             check_integer(name, getattr(self, name), minimum=1)
-        check_integer("seed", self.seed, minimum=0)
+        # one node is the single point x = 0, where every target and neuron vanishes
+        check_integer("n_nodes", self.n_nodes, minimum=2,
+                      hint=" (Gauss-Hermite nodes per axis; n_nodes^2 <= 200000)")
+        if self.n_nodes**2 > 200_000:
+            raise ValueError(f"n_nodes must be an integer in [2, 447] (n_nodes^2 <= 200000 "
+                             f"quadrature points), got {self.n_nodes!r}")
+        check_seed("seed", self.seed)
         for name in ("weight_decay", "temperature", "learning_rate", "mixing", "solve_rtol",
                      "solve_noise_factor"):
             check_positive(name, getattr(self, name))
@@ -260,7 +268,7 @@ def train_foreground(setting: CloverSetting, problem: TrainingProblem,
     particles, state = fg.init(problem, k_init, n_particles)
     particles, _, _ = fg.run(problem, particles, background, k_run, state)
     if not bool(jnp.all(jnp.isfinite(particles.theta))):
-        raise FloatingPointError("foreground particles became non-finite: lower learning_rate")
+        raise ComputationError("foreground particles became non-finite: lower learning_rate")
     return particles
 
 
@@ -351,7 +359,7 @@ def run_clover(setting: CloverSetting | None = None, *, progress: bool = True,
                           key=s.seed, record_every=max(1, s.n_steps // 100))
     bg_particles = joint.particles
     if not bool(jnp.all(jnp.isfinite(bg_particles.theta))):
-        raise FloatingPointError("the joint network became non-finite: lower learning_rate")
+        raise ComputationError("the joint network became non-finite: lower learning_rate")
     joint_loss = _loss(problem, bg_particles)
     tick("joint", t0, f"loss {joint_loss:.4g}")
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, optimize, special
 
-from .._misc import check_integer, check_positive, check_real
+from .._misc import ComputationError, check_integer, check_positive, check_real
 
 __all__ = ["CubicTeacherTheory", "CubicTeacherPoint"]
 
@@ -316,7 +316,7 @@ class CubicTeacherTheory:
                 continue
             sols.append(self._point(res.x, n))
         if not sols:
-            raise RuntimeError(f"no self-consistent solution found at n={n!r}")
+            raise ComputationError(f"no self-consistent solution found at n={n!r}")
         return sols
 
     def best(self, n, starts=None) -> CubicTeacherPoint:

@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 
+from .._misc import ComputationError
 from .._model.bayesian import BayesianProblem, LinearisedAction
 from .posterior import NetworkPosterior, PosteriorLangevin, sample_posterior
 from .predictors import kernel_alignment, nngp_predictor, ntk_predictor, regression_loss
@@ -131,7 +132,7 @@ def compare(problem: BayesianProblem, widths, *, solver=None, sampler: Posterior
             p = problem if invariant else _scaled_problem(problem, width, scaling)
             sol = solve(p, solver, key=seed, throw=False, progress=progress)
             if not sol.usable:
-                raise RuntimeError(f"the mean-field solve at width {p.width:g} failed "
+                raise ComputationError(f"the mean-field solve at width {p.width:g} failed "
                                    f"({sol.status}): {sol.message}")
             f, se = _mean_field_prediction(sol, xte)
             q = np.asarray(p.kernel(sol.particles, task.train.x))

@@ -77,7 +77,9 @@ import numpy as np
 from .._model.activations import Activation
 from .._data.data import Task
 from .._observables.mcmc_diagnostics import effective_sample_size, split_rhat
-from .._misc import Progress, as_key, check_fraction, check_integer, check_positive
+from .._misc import (
+    ComputationError, Progress, as_key, check_fraction, check_integer, check_positive,
+)
 from .._solver.foreground.mala import MALAState, adapt_step_size, mala_init, mala_step
 
 __all__ = ["NetworkPosterior", "PosteriorLangevin", "PosteriorSamples", "sample_posterior"]
@@ -519,7 +521,7 @@ def sample_posterior(posterior: NetworkPosterior, sampler: PosteriorLangevin | N
         `PosteriorSamples` with traces, predictions, kernels and split R-hat / ESS.
 
     A sampling phase whose MALA acceptance is below 0.05, or non-finite draws, raise
-    `RuntimeError` (the chains did not move; lower `step_size` or use method="marginal").
+    `ComputationError`, a `RuntimeError` (the chains did not move; lower `step_size` or use method="marginal").
     """
     sampler = PosteriorLangevin() if sampler is None else sampler
     if not isinstance(posterior, NetworkPosterior):
@@ -572,14 +574,14 @@ def sample_posterior(posterior: NetworkPosterior, sampler: PosteriorLangevin | N
     loss = np.asarray(rec["train_loss"])
     test = np.asarray(rec["test"])
     if not (np.all(np.isfinite(potential)) and np.all(np.isfinite(test))):
-        raise RuntimeError("Langevin chains produced non-finite values: lower step_size")
+        raise ComputationError("Langevin chains produced non-finite values: lower step_size")
     acceptance = float(np.mean(np.asarray(rec["acc"])))
     if sampler.metropolis and acceptance < 0.05:
-        raise RuntimeError(f"MALA acceptance {acceptance:.3f} in the sampling phase: the chains "
-                           "barely move; lower step_size, warm up longer, or use "
-                           "method='marginal'")
+        raise ComputationError(f"MALA acceptance {acceptance:.3f} in the sampling phase: the "
+                               "chains barely move; lower step_size, warm up longer, or use "
+                               "method='marginal'")
     if np.all(np.asarray(rec["acc"]) == 0):
-        raise RuntimeError("no Langevin move was accepted")
+        raise ComputationError("no Langevin move was accepted")
     if potential.shape[1] >= 4:
         rhat = {"potential": split_rhat(potential), "train_loss": split_rhat(loss)}
         ess = {"potential": effective_sample_size(potential),

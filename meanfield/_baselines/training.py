@@ -49,7 +49,7 @@ import optax
 
 from .._model.activations import Activation
 from .._data.data import Task
-from .._misc import check_integer, check_positive
+from .._misc import ComputationError, check_integer, check_positive
 
 __all__ = ["TrainedNetwork", "train", "PARAMETERISATIONS", "OPTIMIZERS"]
 
@@ -189,8 +189,8 @@ def train(task: Task, activation: Activation, *, width: int, parameterisation: s
             record_every, rest)
     tr, te = np.asarray(tr), np.asarray(te)
     if not (np.all(np.isfinite(tr)) and np.all(np.isfinite(te))):
-        raise RuntimeError(f"training diverged (non-finite loss) with learning_rate="
-                           f"{learning_rate!r}; lower it")
+        raise ComputationError(f"training diverged (non-finite loss) with learning_rate="
+                               f"{learning_rate!r}; lower it")
     steps = np.concatenate([np.arange(n_blocks + 1) * record_every, [n_steps]])
     if task.classification:
         acc_tr, acc_te = np.asarray(acc_tr), np.asarray(acc_te)

@@ -24,6 +24,9 @@ def _as_2d(name: str, value, *, ndim_hint: str) -> np.ndarray:
         arr = arr[:, None]
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array {ndim_hint}, got shape {arr.shape}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one column {ndim_hint}, got shape "
+                         f"{arr.shape}")
     if not np.all(np.isfinite(arr)):
         bad = int((~np.isfinite(arr)).sum())
         raise ValueError(f"{name} contains {bad} non-finite value(s); clean or drop those rows")

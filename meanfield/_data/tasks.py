@@ -82,6 +82,8 @@ def _array_2d(name: str, value, *, what: str) -> np.ndarray:
         raise ValueError(f"{name} must be a 2-D array of {what} (or 1-D), got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one row, got shape {arr.shape}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} must hold at least one column ({what}), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         bad = int((~np.isfinite(arr)).sum())
         raise ValueError(f"{name} contains {bad} non-finite value(s); clean or drop those rows")

@@ -66,7 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from ..._misc import check_positive
+from ..._misc import ComputationError, check_positive
 
 __all__ = ["FourierModeTheory", "FourierModePoint"]
 
@@ -172,7 +172,7 @@ class FourierModeTheory:
             lam, w2, ds, p = self.kernel_eigenvalue(a, sigma2)
             out.append(FourierModePoint(sigma2, float(a), self.u(sigma2), w2, ds, p, lam))
         if not out:  # cannot happen: resid(-1) <= 0 and resid(0-) > 0
-            raise RuntimeError(f"no self-consistent a found at sigma2={sigma2!r}")
+            raise ComputationError(f"no self-consistent a found at sigma2={sigma2!r}")
         return out
 
     def scan(self, sigma2s, p_low: float = 0.01) -> dict:

@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, special
 
-from ..._misc import check_positive
+from ..._misc import ComputationError, check_positive
 from ..._solver.crossing import find_crossing
 
 __all__ = [
@@ -145,6 +145,19 @@ def _log_f0_h1(a):
     return out0, out1
 
 
+def _normalised_laguerre(n: int, alpha: float):
+    """Nodes and log-weights of the n-point generalised Gauss-Laguerre rule for the weight
+    x^alpha e^-x / Gamma(alpha + 1) (weights summing to one), by Golub-Welsch: no overflow for
+    large alpha."""
+    i = np.arange(n, dtype=np.float64)
+    diag = 2.0 * i + alpha + 1.0
+    off = np.sqrt(i[1:] * (i[1:] + alpha))
+    jac = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
+    x, vecs = np.linalg.eigh(jac)
+    with np.errstate(divide="ignore"):
+        return x, 2.0 * np.log(np.abs(vecs[0]))
+
+
 class _ChiSquareExpectation:
     """E[exp(-Gamma(S + R))] for R ~ chi^2_k, by Gauss-Laguerre on the exponentially tilted law."""
 
@@ -153,8 +166,14 @@ class _ChiSquareExpectation:
         self.gamma_eff = gamma_eff
         self.d = d
         x, w = special.roots_genlaguerre(_N_LAGUERRE, self.shape - 1.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            logw = np.log(w) - special.gammaln(self.shape)
+        if not np.all(np.isfinite(logw)):
+            # the unnormalised weights overflow (shape > ~170, i.e. P > ~170): the normalised
+            # ones from the Jacobi matrix (Golub-Welsch) instead, the same rule
+            x, logw = _normalised_laguerre(_N_LAGUERRE, self.shape - 1.0)
         self.x = x
-        self.logw = np.log(w) - special.gammaln(self.shape)
+        self.logw = logw
 
     def gamma(self, r):
         return self.gamma_eff * (r / self.d) ** 3
@@ -432,7 +451,7 @@ class ModularTheory:
         hi = math.log(self.kappa * 4.0) + 1.0
         h_lo = h(lo)
         if not (np.isfinite(h_lo) and h_lo > 0):
-            raise RuntimeError(f"self-consistency: no root above lambda = {math.exp(lo):.3g}")
+            raise ComputationError(f"self-consistency: no root above lambda = {math.exp(lo):.3g}")
         h_hi = h(hi)
         n = 0
         while not (np.isfinite(h_hi) and h_hi < 0):
@@ -440,7 +459,7 @@ class ModularTheory:
             h_hi = h(hi)
             n += 1
             if n > 60:
-                raise RuntimeError(f"self-consistency: no root found for sigma2={sigma2!r}")
+                raise ComputationError(f"self-consistency: no root found for sigma2={sigma2!r}")
         root = optimize.brentq(h, lo, hi, xtol=1e-12, rtol=1e-10, maxiter=200)
         return math.exp(root)
 
@@ -461,7 +480,7 @@ class ModularTheory:
         sigma2 = check_positive("sigma2", sigma2, hint=" (the likelihood variance)")
         lam = self._root(sigma2, "full")
         if lam is None:
-            raise RuntimeError(f"no self-consistent solution at sigma2={sigma2!r}")
+            raise ComputationError(f"no self-consistent solution at sigma2={sigma2!r}")
         tau = 1.0 / (lam + sigma2)
         g = self.coupling(tau)
         sn = self.single_neuron(g)

@@ -173,13 +173,18 @@ def spectrum_decay_fit(g, rel_floor: float = 1e-28) -> dict:
     from scipy.optimize import curve_fit
 
     g = np.asarray(g, dtype=np.float64)
-    keep = g > rel_floor * g[0]
+    keep = (g > rel_floor * g[0]) & (g > 0) if g.size and g[0] > 0 else np.zeros(g.shape, bool)
     j = np.arange(g.size, dtype=np.float64)[keep]
     y = np.log(g[keep])
 
     def law(jj, a, c, p):
         return a - c * np.power(jj, p)
 
+    nan = float("nan")
+    if keep.sum() <= 3:  # too few resolved eigenvalues (a tiny net or W0 ~ 0): nothing to fit
+        return {"A": nan, "c": nan, "p": nan, "rms": nan, "n_used": int(keep.sum()),
+                "p=1": {"A": nan, "c": nan, "rms": nan},
+                "p=1/2": {"A": nan, "c": nan, "rms": nan}}
     (a, c, p), _ = curve_fit(law, j, y, p0=(y[0], 1.0, 0.8), maxfev=20000)
     out = {"A": float(a), "c": float(c), "p": float(p),
            "rms": float(np.sqrt(np.mean((law(j, a, c, p) - y) ** 2))), "n_used": int(keep.sum())}
