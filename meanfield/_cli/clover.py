@@ -9,7 +9,9 @@ from pathlib import Path
 
 from .._apps.clover import OTHER_PAIRS, CloverSetting, plot_clover, plot_other_pairs, run_clover
 from .._io.results import jsonable, write_experiment
-from .common import EXIT_OK, EXIT_USAGE, FORMATTER, format_number
+from .common import (
+    EXIT_OK, EXIT_USAGE, FORMATTER, clover_estimate, format_number, int_type, preflight, seed_type,
+)
 
 
 def add_parser(sub) -> None:
@@ -22,18 +24,18 @@ def add_parser(sub) -> None:
                     "residual, compare with a GP-like control and the fixed point solved from "
                     "scratch, and report sliced-Wasserstein distances against the noise floor. "
                     "Exit code 0 on success.")
-    p.add_argument("--width", type=int, default=2048, metavar="N",
+    p.add_argument("--width", type=int_type(2), default=2048, metavar="N",
                    help="neurons of the joint network and of the foreground")
-    p.add_argument("--steps", type=int, default=2000, metavar="S",
+    p.add_argument("--steps", type=int_type(1), default=2000, metavar="S",
                    help="Langevin steps of every training (learning rate 0.5, T = lambda = 0.01)")
-    p.add_argument("--nodes", type=int, default=16, metavar="K",
+    p.add_argument("--nodes", type=int_type(2, 447), default=16, metavar="K",
                    help="Gauss-Hermite nodes per input axis (K^2 weighted points)")
-    p.add_argument("--solve-iterations", type=int, default=300, metavar="I",
+    p.add_argument("--solve-iterations", type=int_type(1), default=300, metavar="I",
                    help="most fixed-point iterations of the from-scratch solve")
     p.add_argument("--no-solve", action="store_true", help="skip the from-scratch fixed point")
     p.add_argument("--no-pairs", action="store_true",
                    help="skip the other activation/target pairs")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=seed_type, default=0, help="random seed")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="results folder (clover.json, config.json, arrays.npz, clover.png, "
                         "clover_pairs.png); nothing is written without it")
@@ -71,6 +73,8 @@ def run(args) -> int:
     except ValueError as err:
         print(f"meanfield clover: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    preflight("this clover run", out=args.out,
+              **clover_estimate(setting, solve_from_scratch=not args.no_solve))
     r = clover_experiment(setting, out=args.out, solve_from_scratch=not args.no_solve,
                           progress=not args.quiet)
     if args.json:

@@ -15,16 +15,22 @@ from .._io.config import ConfigError, parse_config
 from .._io.figures import plot_compare
 from .._io.results import jsonable, write_experiment, write_text
 from .._model.bayesian import BayesianProblem
-from .common import EXIT_OK, FORMATTER, raw_config
+from .common import (
+    EXIT_OK, FORMATTER, compare_estimate, float_type, int_type, preflight, raw_config, seed_type,
+)
 
 
 def _int_list(text):
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 8,16,32, got "
+                                         f"{text!r}") from None
     if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected positive integers, e.g. 8,16,32, got "
+                                         f"{text!r}")
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected distinct widths, got {text!r}")
     return values
 
 
@@ -51,18 +57,19 @@ def add_parser(sub) -> None:
                    help="how sigma_a2 and the noise change with N (see meanfield._baselines.compare): "
                         "'meanfield' keeps the mean-field problem fixed (sigma_a2, noise ~ "
                         "N0/N); 'standard' keeps the config's sigma_a2 and noise")
-    p.add_argument("--chains", type=int, default=16, help="independent Langevin chains per width")
-    p.add_argument("--warmup", type=int, default=2000, help="warm-up steps per chain")
-    p.add_argument("--samples", type=int, default=200, help="recorded draws per chain")
-    p.add_argument("--thin", type=int, default=10, help="Langevin steps between draws")
-    p.add_argument("--step-size", type=float, default=0.05,
-                   help="initial Langevin step (adapted during warm-up)")
+    p.add_argument("--chains", type=int_type(1), default=16,
+                   help="independent Langevin chains per width")
+    p.add_argument("--warmup", type=int_type(0), default=2000, help="warm-up steps per chain")
+    p.add_argument("--samples", type=int_type(1), default=200, help="recorded draws per chain")
+    p.add_argument("--thin", type=int_type(1), default=10, help="Langevin steps between draws")
+    p.add_argument("--step-size", type=float_type(1e-12, 100.0), default=0.05,
+                   help="initial Langevin step (adapted during warm-up), in whitened units")
     p.add_argument("--method", choices=("marginal", "joint"), default="marginal",
                    help="'marginal': read-out integrated out exactly; 'joint': per-layer "
                         "preconditioned Langevin on both layers")
-    p.add_argument("--ntk-ridge", type=float, default=0.0,
+    p.add_argument("--ntk-ridge", type=float_type(0.0), default=0.0,
                    help="ridge of the NTK predictor (0 = infinite-time gradient flow)")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=seed_type, default=None,
                    help="seed overriding the config's top-level seed")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -77,21 +84,11 @@ def run(args) -> int:
     if not isinstance(problem, BayesianProblem):
         raise ConfigError("compare needs model.kind = 'bayesian' (the finite network's posterior "
                           "is the ground truth of the Bayesian mean field)")
-    for name in ("chains", "warmup", "samples", "thin"):
-        v = getattr(args, name)
-        if v < (0 if name == "warmup" else 1):
-            kind = "non-negative" if name == "warmup" else "positive"
-            raise ConfigError(f"--{name}: must be a {kind} integer, got {v}")
-    if not args.step_size > 0:
-        raise ConfigError(f"--step-size: must be positive, got {args.step_size}")
-    if not args.ntk_ridge >= 0:
-        raise ConfigError(f"--ntk-ridge: must be >= 0, got {args.ntk_ridge}")
     sampler = PosteriorLangevin(n_chains=args.chains, n_warmup=args.warmup,
                                 n_samples=args.samples, thin=args.thin, step_size=args.step_size,
                                 method=args.method)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out: {str(out)!r} exists and is not a folder")
+    out = preflight("this comparison", out=Path(args.out),
+                    **compare_estimate(problem, solver, sampler, args.widths))
     brief = compare_experiment(problem, solver, sampler, out, widths=args.widths,
                                scaling=args.scaling, ntk_ridge=args.ntk_ridge, seed=seed,
                                config=options["config"], progress=not args.quiet)

@@ -22,11 +22,11 @@ from .._baselines.predictors import regression_loss
 from .._io.config import DEFAULT_CONFIG, config_to_toml, loads, parse_config
 from .._io.figures import gp_prediction
 from .._io.report import write_report
-from .._io.results import jsonable, write_results, write_text
+from .._io.results import ResultsError, jsonable, write_results, write_text
 from .._solver.free_energy import free_energy
 from .._solver.solve import solve
 from .clover import clover_experiment
-from .common import EXIT_OK, FORMATTER
+from .common import EXIT_OK, FORMATTER, preflight, seed_type
 from .compare import compare_experiment
 from .grokking import default_sigma2_range, theory_experiment
 
@@ -159,6 +159,31 @@ STEPS = {
 }
 
 
+def _finished_section(path: Path, small: bool, seed: int) -> dict | None:
+    """The record of a step finished earlier (its section.json), or None when the step is to be
+    run: there is none, or it was run with another --seed or --small. A section.json that is not
+    such a record (edited or damaged by hand) is a `ResultsError` naming it."""
+    if not path.exists():
+        return None
+    try:
+        section = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        section, why = None, str(err)
+    else:
+        why = "not a demo section record"
+    ok = (isinstance(section, dict) and isinstance(section.get("title"), str)
+          and isinstance(section.get("text", ""), str)
+          and isinstance(section.get("numbers", {}), dict)
+          and isinstance(section.get("figures", []), list)
+          and all(isinstance(f, str) for f in section.get("figures", [])))
+    if not ok:
+        raise ResultsError(f"{str(path)!r} is corrupt ({why}); delete the folder "
+                           f"{str(path.parent)!r} to run that step again")
+    if section.get("seed", seed) != seed or section.get("small", small) != bool(small):
+        return None  # run with other settings: run again
+    return section
+
+
 def run_demo(out, *, small: bool = False, seed: int = 0, steps=None, progress: bool = True) -> dict:
     """Run the demo steps into `out` (resuming finished ones) and write the report.
 
@@ -169,13 +194,13 @@ def run_demo(out, *, small: bool = False, seed: int = 0, steps=None, progress: b
     unknown = [n for n in names if n not in STEPS]
     if unknown:
         raise ValueError(f"unknown demo step(s) {unknown}; the steps are {list(STEPS)}")
-    out.mkdir(parents=True, exist_ok=True)
+    out = preflight("the demo", out=out)
     sections = []
     for k, name in enumerate(names):
         sub = out / name
         done = sub / "section.json"
-        if done.is_file():
-            section = json.loads(done.read_text(encoding="utf-8"))
+        section = _finished_section(done, small, seed)
+        if section is not None:
             if progress:
                 print(f"demo: [{k + 1}/{len(names)}] {name}: done earlier, kept", file=sys.stderr)
         else:
@@ -183,7 +208,8 @@ def run_demo(out, *, small: bool = False, seed: int = 0, steps=None, progress: b
                 print(f"demo: [{k + 1}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
             section = STEPS[name](sub, small, seed)
-            section = jsonable({**section, "seconds": time.perf_counter() - t0})
+            section = jsonable({**section, "seconds": time.perf_counter() - t0, "seed": seed,
+                                "small": bool(small)})
             write_text(done, json.dumps(section, indent=2, allow_nan=False) + "\n")
             if progress:
                 print(f"demo: [{k + 1}/{len(names)}] {name} finished in {section['seconds']:.1f} s",
@@ -210,7 +236,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default="results/demo", metavar="DIR", help="results folder")
     p.add_argument("--small", action="store_true",
                    help="tiny sizes (seconds; for a smoke test, not for looking at)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every step")
+    p.add_argument("--seed", type=seed_type, default=0, help="seed of every step")
     p.add_argument("--steps", nargs="+", default=None, metavar="STEP", choices=list(STEPS),
                    help=f"run only these steps (default: all of {', '.join(STEPS)})")
     p.add_argument("--json", action="store_true",

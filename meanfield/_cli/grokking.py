@@ -20,7 +20,16 @@ import numpy as np
 from .._io.figures import plot_theory_scan
 from .._io.results import write_experiment
 from .._misc import Progress
-from .common import EXIT_OK, EXIT_USAGE, FORMATTER, finite_or_none
+from .common import (
+    EXIT_OK, EXIT_USAGE, FORMATTER, finite_or_none, float_type, int_type, modular_estimate,
+    preflight, scale_type, seed_type, theory_estimate,
+)
+
+#: the largest modulus the reduced theories accept: tested up to P = 100001 (the whitened
+#: reduction's droplet grid reaches S = 1e13 ~ P^(3/2) far beyond)
+MAX_THEORY_P = 100_001
+#: the arithmetic errors of a reduced theory pushed to extreme parameters
+_ARITHMETIC = (OverflowError, ZeroDivisionError, FloatingPointError)
 
 
 def add_parser(sub) -> None:
@@ -57,13 +66,14 @@ def _add_theory_parser(gsub) -> None:
                     "the target), sigma2_droplets (droplet fraction reaches --f-low) and "
                     "sigma2_specialised (it reaches 1 - f_low). With --json prints one JSON "
                     "object; with --out writes theory.json, config.json, arrays.npz and a figure.")
-    p.add_argument("--P", type=int, default=11, help="the modulus (odd, >= 3)")
-    p.add_argument("--N", type=float, default=100.0, help="network width N")
-    p.add_argument("--sigma-a2", type=float, default=1.0,
+    p.add_argument("--P", type=int_type(3, MAX_THEORY_P), default=11,
+                   help=f"the modulus (odd, 3 <= P <= {MAX_THEORY_P})")
+    p.add_argument("--N", type=scale_type(), default=100.0, help="network width N")
+    p.add_argument("--sigma-a2", type=scale_type(), default=1.0,
                    help="read-out prior variance sigma_a^2 (a ~ N(0, sigma_a^2/N))")
-    p.add_argument("--sigma-w2", type=float, default=1.0,
+    p.add_argument("--sigma-w2", type=scale_type(), default=1.0,
                    help="input prior variance sigma_w^2 (w ~ N(0, sigma_w^2/(2P) I))")
-    p.add_argument("--stabiliser", type=float, default=1.0,
+    p.add_argument("--stabiliser", type=scale_type(), default=1.0,
                    help="sextic coefficient gamma of Gamma = gamma (|z|^2/d)^3 (whitened z)")
     p.add_argument("--stabiliser-scaling", choices=("whitened", "fixed_u", "paper"),
                    default="whitened",
@@ -74,13 +84,14 @@ def _add_theory_parser(gsub) -> None:
                         "per-Fourier-mode stabiliser P (gamma/6)(|w_k|^6 + |v_k|^6), input "
                         "prior covariance 1, --sigma-w2 ignored; e.g. its Fig. 3: --P 401 "
                         "--N 1000 --sigma-a2 2e-6 --stabiliser 1e-4)")
-    p.add_argument("--sigma2-min", type=float, default=None,
+    p.add_argument("--sigma2-min", type=scale_type(), default=None,
                    help="smallest sigma^2 (default: the leading-order onset / 30)")
-    p.add_argument("--sigma2-max", type=float, default=None,
+    p.add_argument("--sigma2-max", type=scale_type(), default=None,
                    help="largest sigma^2 (default: 3 x the leading-order onset)")
-    p.add_argument("--sigma2-count", type=int, default=25,
+    p.add_argument("--sigma2-count", type=int_type(2), default=25,
                    help="number of sigma^2 values (geometric grid)")
-    p.add_argument("--f-low", type=float, default=0.01,
+    p.add_argument("--f-low", type=float_type(0.0, 0.5, open_min=True, open_max=True),
+                   default=0.01,
                    help="droplet fraction marking the boundaries (onset at f_low, fully "
                         "specialised at 1 - f_low)")
     p.add_argument("--no-branches", action="store_true",
@@ -98,14 +109,21 @@ def _run_theory(args) -> int:
 
     if args.stabiliser_scaling == "paper":
         return _run_paper_theory(args)
+    if args.P % 2 == 0:
+        print(f"meanfield grokking theory: error: --P must be odd (the reduction pairs the "
+              f"P - 1 non-zero frequencies), got {args.P}; e.g. --P {args.P + 1}",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         theory = ModularTheory(P=args.P, width=args.N, sigma_a2=args.sigma_a2,
                                stabiliser=args.stabiliser, sigma_w2=args.sigma_w2,
                                scaling=args.stabiliser_scaling, f_low=args.f_low)
+        default_max, default_min = default_sigma2_range(theory)
     except ValueError as err:
         print(f"meanfield grokking theory: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    default_max, default_min = default_sigma2_range(theory)
+    except _ARITHMETIC as err:
+        return _overflow(args, err)
     s_max = args.sigma2_max if args.sigma2_max is not None else default_max
     s_min = args.sigma2_min if args.sigma2_min is not None else default_min
     if not (0 < s_min < s_max < math.inf) or args.sigma2_count < 2:
@@ -113,10 +131,15 @@ def _run_theory(args) -> int:
               f"--sigma2-count >= 2, got {s_min!r}, {s_max!r}, {args.sigma2_count!r}",
               file=sys.stderr)
         return EXIT_USAGE
+    preflight("this theory scan", out=args.out, **theory_estimate(
+        args.sigma2_count, "plain" if args.no_branches else "branches"))
     sigma2s = np.geomspace(s_max, s_min, args.sigma2_count)
     config = {k: v for k, v in vars(args).items() if k not in ("func",)}
-    result = theory_experiment(theory, sigma2s, out=args.out, branches=not args.no_branches,
-                               progress=not args.quiet, config=config)
+    try:
+        result = theory_experiment(theory, sigma2s, out=args.out, branches=not args.no_branches,
+                                   progress=not args.quiet, config=config)
+    except _ARITHMETIC as err:
+        return _overflow(args, err)
     per = result["per_sigma2"]
     if args.json:
         print(json.dumps(result, allow_nan=False))
@@ -131,6 +154,16 @@ def _run_theory(args) -> int:
         if args.out:
             print("files: " + ", ".join(result["files"]))
     return EXIT_OK
+
+
+def _overflow(args, err) -> int:
+    """The usage error of a theory whose float64 arithmetic overflows at these parameters."""
+    print(f"meanfield grokking theory: error: the reduced theory's float64 arithmetic fails at "
+          f"--P {args.P} --N {args.N:g} --sigma-a2 {args.sigma_a2:g} --sigma-w2 "
+          f"{args.sigma_w2:g} --stabiliser {args.stabiliser:g} ({type(err).__name__}: {err}); "
+          "bring the parameters closer to 1 (e.g. the defaults) or the sigma^2 range closer to "
+          "the default one", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def default_sigma2_range(theory) -> tuple[float, float]:
@@ -191,6 +224,7 @@ def theory_experiment(theory, sigma2s, *, out=None, branches: bool = True, progr
 def _run_paper_theory(args) -> int:
     from .._apps.grokking.fourier_modes import FourierModeTheory
 
+    preflight("this theory scan", out=args.out, **theory_estimate(args.sigma2_count, "paper"))
     try:
         theory = FourierModeTheory(P=args.P, width=args.N, sigma_a2=args.sigma_a2,
                                    stabiliser=args.stabiliser)
@@ -206,6 +240,8 @@ def _run_paper_theory(args) -> int:
     except ValueError as err:
         print(f"meanfield grokking theory: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except _ARITHMETIC as err:
+        return _overflow(args, err)
     wall = time.perf_counter() - t0
     per = {k: [finite_or_none(v) for v in scan[k]] for k in
            ("sigma2", "a", "u", "droplet_weight", "delta_action")}
@@ -256,11 +292,13 @@ def _run_paper_theory(args) -> int:
 
 def _alpha_list(text):
     try:
-        return [float(a) for a in text.split(",") if a.strip()]
-    except ValueError as err:
+        values = [float(a) for a in text.split(",") if a.strip()]
+    except ValueError:
+        values = None
+    if not values or not all(0.0 < a <= 1.0 for a in values):  # refuses nan and inf too
         raise argparse.ArgumentTypeError(
-            f"--alphas must be comma-separated numbers in (0, 1], e.g. 0.2,0.4,0.6; got "
-            f"{text!r}") from err
+            f"expected comma-separated numbers in (0, 1], e.g. 0.2,0.4,0.6; got {text!r}")
+    return values
 
 
 def _add_sweep_parser(gsub) -> None:
@@ -276,36 +314,43 @@ def _add_sweep_parser(gsub) -> None:
                     "(alpha_c, alpha_c_err, alphas, test_accuracy, ...); with --out writes "
                     "sweep.json, config.json, arrays.npz, sweep.png and the per-point records "
                     "(an interrupted run with the same --out resumes).")
-    p.add_argument("--P", type=int, default=11, help="the modulus (odd, >= 3)")
-    p.add_argument("--N", type=float, default=100.0, help="network width N")
-    p.add_argument("--sigma2", type=float, default=0.015, help="likelihood variance sigma^2")
-    p.add_argument("--sigma-a2", type=float, default=1.0,
+    p.add_argument("--P", type=int_type(3), default=11, help="the modulus (odd, >= 3)")
+    p.add_argument("--N", type=scale_type(), default=100.0, help="network width N")
+    p.add_argument("--sigma2", type=scale_type(), default=0.015,
+                   help="likelihood variance sigma^2")
+    p.add_argument("--sigma-a2", type=scale_type(), default=1.0,
                    help="read-out prior variance sigma_a^2 (a ~ N(0, sigma_a^2/N))")
-    p.add_argument("--sigma-w2", type=float, default=1.0,
+    p.add_argument("--sigma-w2", type=scale_type(), default=1.0,
                    help="input prior variance sigma_w^2 (w ~ N(0, sigma_w^2/(2P) I))")
     p.add_argument("--action", choices=("linearised", "cavity"), default="linearised",
                    help="single-neuron action: linearised with the sextic stabiliser, or the "
                         "cavity (rank-one) action, bounded without one")
-    p.add_argument("--stabiliser", type=float, default=1.0,
+    p.add_argument("--stabiliser", type=float_type(0.0, 1e30), default=1.0,
                    help="sextic coefficient gamma of Gamma = gamma (|z|^2/d)^3 (linearised "
                         "action; with --action cavity it is added too unless 0)")
     p.add_argument("--alphas", type=_alpha_list,
                    default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
                    help="comma-separated training fractions in (0, 1]")
-    p.add_argument("--particles", type=int, default=1024, help="foreground particles M")
-    p.add_argument("--levels", type=int, default=8, help="tempering levels")
-    p.add_argument("--beta-min", type=float, default=0.05, help="lowest tempering beta")
-    p.add_argument("--iterations", type=int, default=40, help="fixed-point iterations per alpha")
-    p.add_argument("--damping", type=float, default=0.2, help="damped mixing beta")
+    p.add_argument("--particles", type=int_type(1), default=1024,
+                   help="foreground particles M")
+    p.add_argument("--levels", type=int_type(2), default=8, help="tempering levels")
+    p.add_argument("--beta-min", type=float_type(0.0, 1.0, open_min=True, open_max=True),
+                   default=0.05,
+                   help="lowest tempering beta")
+    p.add_argument("--iterations", type=int_type(1), default=40,
+                   help="fixed-point iterations per alpha")
+    p.add_argument("--damping", type=float_type(0.0, 1.0, open_min=True), default=0.2,
+                   help="damped mixing beta")
     p.add_argument("--free-energy", action="store_true",
                    help="also compute the mean-field free energy of both branches at every alpha "
-                        "(thermodynamic integration; F_up - F_down in the JSON)")
-    p.add_argument("--average", type=int, default=8,
+                        "(bridge sampling along a replica-exchange ladder, error bars with the "
+                        "schedule bias; F_up - F_down in the JSON)")
+    p.add_argument("--average", type=int_type(0), default=8,
                    help="iterates averaged at the end of each solve (FixedPoint.n_average; 0: "
                         "the last iterate against the mixed background)")
-    p.add_argument("--seed", type=int, default=0, help="solver seed")
-    p.add_argument("--data-seed", type=int, default=0, help="train/test split seed")
-    p.add_argument("--threshold", type=float, default=8.0,
+    p.add_argument("--seed", type=seed_type, default=0, help="solver seed")
+    p.add_argument("--data-seed", type=seed_type, default=0, help="train/test split seed")
+    p.add_argument("--threshold", type=float_type(0.0), default=8.0,
                    help="Fourier power marking a specialised neuron (meanfield.specialised_mask)")
     p.add_argument("--no-baselines", action="store_true", help="skip the NNGP/NTK accuracies")
     p.add_argument("--out", default=None, metavar="DIR",
@@ -326,6 +371,14 @@ def _run_sweep(args) -> int:
         solver = default_grokking_solver(n_particles=args.particles, n_levels=args.levels,
                                          beta_min=args.beta_min, max_iterations=args.iterations,
                                          damping=args.damping, n_average=args.average)
+        if args.P % 2 == 0:
+            raise ValueError(f"--P must be an odd integer >= 3, got {args.P}")
+        fg = solver.foreground
+        preflight("this sweep", out=args.out, **modular_estimate(
+            args.P, max(args.alphas), particles=solver.n_particles, replicas=fg.n_levels,
+            steps=fg.n_steps, points=2 * len(args.alphas),
+            iterations=solver.burn_in + min(solver.patience, solver.max_iterations)
+            + solver.n_average))
         t0 = time.perf_counter()
         res = grokking_sweep(args.P, args.alphas, width=args.N, noise=args.sigma2,
                              sigma_a2=args.sigma_a2, sigma_w2=args.sigma_w2, action=action,

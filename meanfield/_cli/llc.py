@@ -20,7 +20,9 @@ import time
 import numpy as np
 
 from .._io.config import ConfigError
-from .common import EXIT_OK, FORMATTER
+from .common import (
+    EXIT_OK, FORMATTER, SCALE_MAX, SCALE_MIN, llc_estimate, preflight, seed_type,
+)
 
 # (full run, --small) defaults of the size options
 _SIZES = {
@@ -69,7 +71,7 @@ def add_parser(sub) -> None:
                    help="gamma of the localising term gamma/2 |w - w*|^2 (devinterp's name)")
     p.add_argument("--weight-scale", type=float, default=1.0,
                    help="W0 ~ N(0, weight_scale^2): the zero point's hidden weights")
-    p.add_argument("--seed", type=int, default=0, help="seed of W0 and of the chains")
+    p.add_argument("--seed", type=seed_type, default=0, help="seed of W0 and of the chains")
     p.add_argument("--small", action="store_true", help="quick run: the small size defaults")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="results folder to write (llc.json, config.json, arrays.npz, llc.png)")
@@ -93,8 +95,11 @@ def _options(args) -> dict:
                           f"{opts['burnin']} with --steps {opts['steps']}")
     for flag, v in (("--beta-min", args.beta_min), ("--beta-max", opts["beta_max"]),
                     ("--localization", args.localization), ("--weight-scale", args.weight_scale)):
-        if not (v > 0 and np.isfinite(v)):
-            raise ConfigError(f"{flag} must be a positive finite number, got {v}")
+        if not (SCALE_MIN <= v <= SCALE_MAX):  # refuses nan and inf too
+            raise ConfigError(f"{flag} must be a number in [{SCALE_MIN:g}, {SCALE_MAX:g}], got {v}")
+    if not (0 <= opts["mala_max"] <= SCALE_MAX):
+        raise ConfigError(f"--mala-max must be 0 (no cross-check) or a number in (0, "
+                          f"{SCALE_MAX:g}], got {opts['mala_max']}")
     if opts["beta_max"] < args.beta_min:
         raise ConfigError(f"--beta-max ({opts['beta_max']:g}) must be >= --beta-min "
                           f"({args.beta_min:g})")
@@ -125,6 +130,7 @@ def run(args) -> int:
     from .._io.results import write_experiment
 
     opts = _options(args)
+    preflight("this llc run", out=args.out, **llc_estimate(opts))
     betas = np.logspace(np.log10(args.beta_min), np.log10(opts["beta_max"]), opts["n_betas"])
     config = {**opts, "beta_min": args.beta_min, "localization": args.localization,
               "weight_scale": args.weight_scale, "seed": args.seed, "small": bool(args.small)}

@@ -36,7 +36,12 @@ COMMANDS = (solve, show, demo, compare, clover, grokking, llc)
 
 def _parser() -> Parser:
     p = Parser(prog="meanfield", formatter_class=FORMATTER,
-               description="Solve the mean-field theory of wide two-layer networks.")
+               description="Solve the mean-field theory of wide two-layer networks.",
+               epilog="Every run is checked before it starts: its results folder must be "
+                      "writable, and its estimated memory and time must fit the budget (80% "
+                      "of the memory available now, 24 h; set MEANFIELD_MEMORY_LIMIT, e.g. "
+                      "64G, and MEANFIELD_TIME_LIMIT, in seconds, to change them). Exit codes: "
+                      "0 success, 1 the computation failed, 2 bad input, 130 interrupted.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for command in COMMANDS:
         command.add_parser(sub)

@@ -6,7 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from .._io.results import ResultsError, load_results, write_figures
+from .._io.config import ConfigError
+from .._io.results import (
+    OutputError, ResultsError, check_output_folder, load_results, write_figures,
+)
 from .common import EXIT_OK, FORMATTER
 from .solve import human
 
@@ -29,13 +32,33 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     folder = Path(args.dir)
+    if folder.exists() and not folder.is_dir():
+        raise ResultsError(f"DIR: {str(folder)!r} is a file, not a results folder")
     if not (folder / "summary.json").is_file():
         return _show_other(folder, args)
     res = load_results(folder)
-    target = Path(args.to) if args.to else res.path
-    solution = res.solution()
+    if args.to:
+        target = check_output_folder(args.to, "--to")
+    else:
+        try:
+            target = check_output_folder(res.path, "DIR")
+        except OutputError as err:
+            raise OutputError(f"{err} (the figures are redrawn into DIR itself; give --to OTHER "
+                              "to draw them into another folder)") from None
+    try:
+        solution = res.solution()
+    except ConfigError as err:
+        raise ResultsError(f"{str(folder / 'config.toml')!r} is not a valid config: {err}") \
+            from None
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        raise ResultsError(f"{str(folder)!r} is corrupt: its arrays do not fit its config "
+                           f"({type(err).__name__}: {err})") from None
     prior = res.arrays.get("prior_w")
-    files = write_figures(solution, target, prior)
+    try:
+        files = write_figures(solution, target, prior)
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        raise ResultsError(f"{str(folder)!r} is corrupt: its figures cannot be drawn from its "
+                           f"arrays ({type(err).__name__}: {err})") from None
     if args.json:
         print(json.dumps({**res.summary, "figures": [str(target / f) for f in files]},
                          allow_nan=False))
@@ -61,7 +84,9 @@ def _show_other(folder: Path, args) -> int:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
                 raise ResultsError(f"{str(path)!r} is corrupt: {err}") from err
-            if isinstance(data, dict) and "versions" in data and "files" in data:
+            if (isinstance(data, dict) and "versions" in data
+                    and isinstance(data.get("files"), list)
+                    and all(isinstance(f, str) for f in data["files"])):
                 records.append(data)
         if not records:
             raise ResultsError(

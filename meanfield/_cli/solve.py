@@ -12,7 +12,8 @@ from .._io.results import write_results
 from .._solver.free_energy import free_energy
 from .._solver.solve import solve
 from .common import (
-    CHECKPOINT, EXIT_FAILED, EXIT_OK, FORMATTER, UsageError, format_number, raw_config,
+    CHECKPOINT, EXIT_FAILED, EXIT_OK, FORMATTER, UsageError, format_number, preflight,
+    raw_config, seed_type, solve_estimate,
 )
 
 
@@ -35,7 +36,7 @@ def add_parser(sub) -> None:
     s.add_argument("--json", action="store_true",
                    help="print exactly one JSON object (the summary) on stdout instead of the "
                         "human summary")
-    s.add_argument("--seed", type=int, default=None, metavar="S",
+    s.add_argument("--seed", type=seed_type, default=None, metavar="S",
                    help="solver seed overriding the config's top-level `seed` (default: the "
                         "config's, itself 0 by default)")
     s.add_argument("--resume", action="store_true",
@@ -56,6 +57,8 @@ def human(summary: dict, folder) -> str:
         f"iterations:             {summary.get('iterations')}",
         f"self-consistency error: {format_number(summary.get('self_consistency_error'))}",
         f"Monte-Carlo noise floor:{' '}{format_number(summary.get('noise_floor'))}",
+        f"certificate:            {format_number(summary.get('certificate'))} +- "
+        f"{format_number(summary.get('certificate_noise'))}",
         f"train loss:             {format_number(summary.get('train_loss'), '.4g')}",
         f"test loss:              {format_number(summary.get('test_loss'), '.4g')}",
     ]
@@ -88,14 +91,15 @@ def run(args) -> int:
               "(meanfield._io.config.DEFAULT_CONFIG)", file=sys.stderr)
     raw, base_dir = raw_config(args.config, args.seed)
     problem, solver, seed, options = parse_config(raw, base_dir=base_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out: {str(out)!r} exists and is not a folder")
     ckpt = out / CHECKPOINT
     if args.resume and not ckpt.is_file():
         raise ConfigError(f"--resume: no checkpoint at {str(ckpt)!r} to resume from")
+    fe_nodes = options["free_energy_n_strengths"] if options["free_energy"] else 0
+    preflight("this solve", out=out, **solve_estimate(
+        problem, solver, free_energy_nodes=fe_nodes,
+        free_energy_steps=options["free_energy_n_steps"]))
     if ckpt.is_file() and not args.quiet:
         print(f"meanfield: resuming from {ckpt}", file=sys.stderr)
-    out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     try:

@@ -7,7 +7,7 @@ the wrong type: a string where a number is expected, a bool where an integer is 
 
 Top level::
 
-    seed = 0                  # int >= 0: seeds the solver's particles (the task has its own seed)
+    seed = 0                  # int in [0, 2^62]: seeds the solver's particles (the task has its own)
 
 ``[task]`` -- the data; ``kind`` picks the constructor and which other keys are allowed::
 
@@ -77,7 +77,7 @@ Top level::
     beta = 0.5                # float in (0, 1]
     memory = 5                # int >= 1; anderson only
     max_iterations = 200      # int >= 1
-    rtol = 1e-3               # float > 0
+    rtol = 1e-3               # float >= 1e-14 (below that float64 cannot tell)
     noise_factor = 3.0        # float >= 0
     patience = 2              # int >= 1
     n_groups = 8              # int >= 1
@@ -114,6 +114,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import tomli_w
 
+from .._misc import MAX_SEED
 from .._data.tasks import (
     NAMED_TARGETS, cubic_teacher, finite_dataset, gaussian_inputs, modular_addition, named_target,
 )
@@ -202,7 +203,8 @@ class _Field:
                 "str": "a string"}[self.kind]
         if self.lo is not None and self.hi is not None:
             left = "(" if self.lo_open else "["
-            return f"{noun} in {left}{self.lo}, {self.hi}]"
+            hi = "2^62" if self.hi == MAX_SEED else self.hi
+            return f"{noun} in {left}{self.lo}, {hi}]"
         if self.lo is not None:
             return f"{noun} {'>' if self.lo_open else '>='} {self.lo}"
         return noun
@@ -317,12 +319,12 @@ _MIXINGS = {
 
 _SOLVER_COMMON = {
     "n_particles": _int(2048, 1, 10_000_000), "max_iterations": _int(200, 1),
-    "rtol": _pos(1e-3), "noise_factor": _float(3.0, lo=0), "patience": _int(2, 1),
+    "rtol": _float(1e-3, lo=1e-14), "noise_factor": _float(3.0, lo=0), "patience": _int(2, 1),
     "n_groups": _int(8, 1), "burn_in": _int(2, 0), "n_average": _int(8, 0, 100_000),
 }
 
 _SECTIONS = ("task", "model", "solver", "output")
-_TOP = {"seed": _int(0, 0)}
+_TOP = {"seed": _int(0, 0, MAX_SEED)}
 
 
 # --------------------------------------------------------------------------------------------

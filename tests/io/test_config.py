@@ -73,7 +73,9 @@ def test_round_trip_through_toml(tmp_path):
     ({"model": {"kind": "training"}, "output": {"free_energy": True}}, ["output.free_energy"]),
     ({"model": {"action": "cavity", "trace_term": True}}, ["model.trace_term"]),
     ({"task": "cubic"}, ["task", "table"]),
-    ({"seed": -1}, ["seed", ">= 0"]),
+    ({"seed": -1}, ["seed", "[0, 2^62]"]),
+    ({"seed": 2**62 + 1}, ["seed", "[0, 2^62]"]),
+    ({"solver": {"rtol": 1e-320}}, ["solver.rtol", ">= 1e-14"]),
     ({"task": {"kind": "gaussian", "target": "xr"}}, ["task.target", "xr"]),
     ({"task": {"kind": "finite"}}, ["task.path", "required"]),
     ({"model": {"activation": "quadratic"}}, ["[model]", "stabiliser"]),  # library error
