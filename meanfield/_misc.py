@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_integer", "check_positive", "check_real", "check_fraction", "check_seed",
+__all__ = ["check_integer", "MAX_COUNT", "check_positive", "check_real", "check_fraction", "check_seed",
            "as_key", "MAX_SEED", "atomic_write", "write_text", "jsonable", "Progress",
            "ComputationError", "ResourceError", "memory_limit", "time_limit", "check_budget",
            "format_bytes", "format_seconds"]
@@ -51,13 +51,22 @@ def _is_real(value) -> bool:
     return getattr(value, "ndim", None) == 0 and dtype is not None and np.dtype(dtype).kind in "iuf"
 
 
-def check_integer(name: str, value, *, minimum: int = 1, hint: str = "") -> int:
-    """`value` as an ``int`` >= `minimum` (bools and non-integral numbers are refused)."""
+#: the largest count (of steps, chains, neurons) a size argument takes: beyond it JAX's int32
+#: loop counters and XLA's shape arithmetic overflow (and XLA aborts the process)
+MAX_COUNT = 2**31 - 1
+
+
+def check_integer(name: str, value, *, minimum: int = 1, hint: str = "",
+                  maximum: int | None = None) -> int:
+    """`value` as an ``int`` >= `minimum` (and <= `maximum` when given; bools and non-integral
+    numbers are refused)."""
+    allowed = f"an integer >= {minimum}" if maximum is None else \
+        f"an integer in [{minimum}, {maximum}]"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}{hint}, got {value!r} of type "
+        raise ValueError(f"{name} must be {allowed}{hint}, got {value!r} of type "
                          f"{type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}{hint}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be {allowed}{hint}, got {value!r}")
     return int(value)
 
 

@@ -109,7 +109,7 @@ from .._solver.foreground import Langevin
 from .._solver.mixing import Damped
 from .._model.particles import Particles
 from .._misc import (
-    ComputationError, Progress, as_key, check_integer, check_positive, check_seed,
+    MAX_COUNT, ComputationError, Progress, as_key, check_integer, check_positive, check_seed,
 )
 from .._solver.solve import FixedPoint, solve
 from .._data.tasks import NAMED_TARGETS, gaussian_inputs
@@ -190,10 +190,10 @@ class CloverSetting(eqx.Module):
             raise ValueError(f"target must be one of {sorted(NAMED_TARGETS)}, got {self.target!r}")
         make_activation(self.activation)
         for name in ("width", "n_foreground"):
-            check_integer(name, getattr(self, name), minimum=2)
-        for name in ("n_steps", "solve_iterations", "solve_steps", "n_directions",
-                     "n_splits", "solve_patience"):
-            check_integer(name, getattr(self, name), minimum=1)
+            check_integer(name, getattr(self, name), minimum=2, maximum=MAX_COUNT)
+        for name in ("n_steps", "solve_steps", "n_directions", "n_splits", "solve_patience"):
+            check_integer(name, getattr(self, name), minimum=1, maximum=MAX_COUNT)
+        check_integer("solve_iterations", self.solve_iterations, minimum=1)  # a ceiling
         # one node is the single point x = 0, where every target and neuron vanishes
         check_integer("n_nodes", self.n_nodes, minimum=2,
                       hint=" (Gauss-Hermite nodes per axis; n_nodes^2 <= 200000)")

@@ -78,7 +78,8 @@ from .._model.activations import Activation
 from .._data.data import Task
 from .._observables.mcmc_diagnostics import effective_sample_size, split_rhat
 from .._misc import (
-    ComputationError, Progress, as_key, check_fraction, check_integer, check_positive,
+    MAX_COUNT, ComputationError, Progress, as_key, check_fraction, check_integer,
+    check_positive,
 )
 from .._solver.foreground.mala import MALAState, adapt_step_size, mala_init, mala_step
 
@@ -143,7 +144,7 @@ class NetworkPosterior(eqx.Module):
     stabiliser: float = 0.0
 
     def __check_init__(self):
-        check_integer("width", self.width)
+        check_integer("width", self.width, maximum=MAX_COUNT)
         for name in ("noise", "sigma_w2", "sigma_a2"):
             check_positive(name, getattr(self, name))
         check_positive("stabiliser", self.stabiliser, allow_zero=True,
@@ -332,8 +333,8 @@ class PosteriorLangevin(eqx.Module):
 
     def __check_init__(self):
         for name in ("n_chains", "n_samples", "thin", "n_windows"):
-            check_integer(name, getattr(self, name))
-        check_integer("n_warmup", self.n_warmup, minimum=0)
+            check_integer(name, getattr(self, name), maximum=MAX_COUNT)
+        check_integer("n_warmup", self.n_warmup, minimum=0, maximum=MAX_COUNT)
         check_positive("step_size", self.step_size)
         if self.method not in ("marginal", "joint"):
             raise ValueError(f"method must be 'marginal' or 'joint', got {self.method!r}")

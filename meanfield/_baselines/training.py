@@ -49,7 +49,7 @@ import optax
 
 from .._model.activations import Activation
 from .._data.data import Task
-from .._misc import ComputationError, check_integer, check_positive
+from .._misc import MAX_COUNT, ComputationError, check_integer, check_positive
 
 __all__ = ["TrainedNetwork", "train", "PARAMETERISATIONS", "OPTIMIZERS"]
 
@@ -139,8 +139,8 @@ def train(task: Task, activation: Activation, *, width: int, parameterisation: s
                          f"{parameterisation!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    width = check_integer("width", width)
-    n_steps = check_integer("n_steps", n_steps)
+    width = check_integer("width", width, maximum=MAX_COUNT)
+    n_steps = check_integer("n_steps", n_steps, maximum=MAX_COUNT)
     record_every = check_integer("record_every", record_every)
     learning_rate = check_positive("learning_rate", learning_rate)
     weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)

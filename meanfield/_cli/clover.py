@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .._apps.clover import OTHER_PAIRS, CloverSetting, plot_clover, plot_other_pairs, run_clover
 from .._io.results import jsonable, write_experiment
+from .._misc import MAX_COUNT
 from .common import (
     EXIT_OK, EXIT_USAGE, FORMATTER, clover_estimate, format_number, int_type, preflight, seed_type,
 )
@@ -24,9 +25,9 @@ def add_parser(sub) -> None:
                     "residual, compare with a GP-like control and the fixed point solved from "
                     "scratch, and report sliced-Wasserstein distances against the noise floor. "
                     "Exit code 0 on success.")
-    p.add_argument("--width", type=int_type(2), default=2048, metavar="N",
+    p.add_argument("--width", type=int_type(2, MAX_COUNT), default=2048, metavar="N",
                    help="neurons of the joint network and of the foreground")
-    p.add_argument("--steps", type=int_type(1), default=2000, metavar="S",
+    p.add_argument("--steps", type=int_type(1, MAX_COUNT), default=2000, metavar="S",
                    help="Langevin steps of every training (learning rate 0.5, T = lambda = 0.01)")
     p.add_argument("--nodes", type=int_type(2, 447), default=16, metavar="K",
                    help="Gauss-Hermite nodes per input axis (K^2 weighted points)")

@@ -313,7 +313,7 @@ def compare_estimate(problem, solver, sampler, widths) -> dict:
     others = sorted(widths)[:-1]
 
     def cost(**z):
-        nbytes, ops = base["nbytes"], base["operations"] * len(widths)
+        nbytes, ops = base["nbytes"], base["operations"]  # one solve at least
         steps = z["--warmup"] + z["--samples"] * z["--thin"]
         for width in others + [z["--widths (the largest)"]]:
             b, o = langevin_ensemble_cost(width=width, n=data.n, n_test=test.n, d=data.dim,

@@ -14,6 +14,7 @@ from .._baselines.posterior import PosteriorLangevin
 from .._io.config import ConfigError, parse_config
 from .._io.figures import plot_compare
 from .._io.results import jsonable, write_experiment, write_text
+from .._misc import MAX_COUNT
 from .._model.bayesian import BayesianProblem
 from .common import (
     EXIT_OK, FORMATTER, compare_estimate, float_type, int_type, preflight, raw_config, seed_type,
@@ -26,7 +27,7 @@ def _int_list(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 8,16,32, got "
                                          f"{text!r}") from None
-    if not values or any(v < 1 for v in values):
+    if not values or any(v < 1 or v > MAX_COUNT for v in values):
         raise argparse.ArgumentTypeError(f"expected positive integers, e.g. 8,16,32, got "
                                          f"{text!r}")
     if len(set(values)) != len(values):
@@ -57,11 +58,11 @@ def add_parser(sub) -> None:
                    help="how sigma_a2 and the noise change with N (see meanfield._baselines.compare): "
                         "'meanfield' keeps the mean-field problem fixed (sigma_a2, noise ~ "
                         "N0/N); 'standard' keeps the config's sigma_a2 and noise")
-    p.add_argument("--chains", type=int_type(1), default=16,
+    p.add_argument("--chains", type=int_type(1, MAX_COUNT), default=16,
                    help="independent Langevin chains per width")
-    p.add_argument("--warmup", type=int_type(0), default=2000, help="warm-up steps per chain")
-    p.add_argument("--samples", type=int_type(1), default=200, help="recorded draws per chain")
-    p.add_argument("--thin", type=int_type(1), default=10, help="Langevin steps between draws")
+    p.add_argument("--warmup", type=int_type(0, MAX_COUNT), default=2000, help="warm-up steps per chain")
+    p.add_argument("--samples", type=int_type(1, MAX_COUNT), default=200, help="recorded draws per chain")
+    p.add_argument("--thin", type=int_type(1, MAX_COUNT), default=10, help="Langevin steps between draws")
     p.add_argument("--step-size", type=float_type(1e-12, 100.0), default=0.05,
                    help="initial Langevin step (adapted during warm-up), in whitened units")
     p.add_argument("--method", choices=("marginal", "joint"), default="marginal",

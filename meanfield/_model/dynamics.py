@@ -30,7 +30,7 @@ from .activations import Activation
 from .._data.data import Data, Task
 from .particles import Particles
 from .problem import AbstractProblem
-from .._misc import check_integer, check_positive
+from .._misc import MAX_COUNT, check_integer, check_positive
 
 
 class ResidualBackground(eqx.Module):
@@ -133,8 +133,8 @@ def train_network(problem: TrainingProblem, n_neurons: int, *, n_steps: int = 10
     rho_N the network's own empirical neuron distribution, i.e. full-batch gradient descent
     (Langevin at T > 0) on the loss with learning rate lr * N in the network's own parameters.
     """
-    check_integer("n_neurons", n_neurons)
-    check_integer("n_steps", n_steps)
+    check_integer("n_neurons", n_neurons, maximum=MAX_COUNT)
+    check_integer("n_steps", n_steps, maximum=MAX_COUNT)
     check_positive("learning_rate", learning_rate)
     check_integer("record_every", record_every)
     k = jax.random.PRNGKey(key) if isinstance(key, int) else key
