@@ -147,6 +147,13 @@ class FreeEnergy(eqx.Module):
         legendre_term: N <L>_rho.
         method: 'grid', 'ladder' or 'thermodynamic_integration'.
         details: the `LogPartition` of the ladder (None for the other methods).
+        equilibrium_gap: N (<L>_eq - <L>_rho), with <L>_eq over the ladder's replicas of the
+            exact law at the solution's background and <L>_rho over the solution's cloud (method
+            'ladder'; 0 for 'grid', nan for 'thermodynamic_integration'). F is the free energy of
+            a self-consistent state only when the cloud is the law of its own background; a gap
+            beyond its error bar says it is not (e.g. a basin of that law the solver's
+            foreground never visited), and then F, however precise, decides nothing.
+        equilibrium_gap_stderr: its standard error.
     """
 
     value: float
@@ -157,6 +164,16 @@ class FreeEnergy(eqx.Module):
     legendre_term: float
     method: str
     details: "LogPartition | None" = None
+    equilibrium_gap: float = float("nan")
+    equilibrium_gap_stderr: float = float("nan")
+
+    @property
+    def equilibrated(self) -> bool | None:
+        """Whether the cloud is the law of its background: |equilibrium_gap| within 4 standard
+        errors (None where not checked)."""
+        if not math.isfinite(self.equilibrium_gap):
+            return None
+        return bool(abs(self.equilibrium_gap) <= 4.0 * self.equilibrium_gap_stderr + 1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,7 +431,10 @@ def _bar_jackknife(e1, e2, u):
     p2 = special.expit(e2 + u)
     f_g = p1.sum(1) - p2.sum(1)
     df_g = -(p1 * (1 - p1)).sum(1) - (p2 * (1 - p2)).sum(1)
-    return u - (f_g.sum() - f_g) / (df_g.sum() - df_g)
+    df = df_g.sum() - df_g
+    # df = 0: no sample of either level sits where the bridge weights overlap (no error bar)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(df < 0, u - (f_g.sum() - f_g) / np.where(df < 0, df, -1.0), np.nan)
 
 
 def _logmeanexp_jackknife(x):
@@ -484,6 +504,11 @@ def _bridge(vals, a, b, p, pairs):
 
 
 def _jackknife_se(reps):
+    """Jackknife standard error of leave-one-group-out replicates (inf if one is not finite:
+    a pair without overlap)."""
+    reps = np.asarray(reps, dtype=np.float64)
+    if not np.all(np.isfinite(reps)):
+        return math.inf
     g = reps.size
     return float(np.sqrt((g - 1) / g * np.sum((reps - reps.mean()) ** 2)))
 
@@ -725,16 +750,25 @@ def free_energy(solution: Solution, *, method: str | None = None, ladder=None, k
     w = np.asarray(particles.weights)
     mean_l = float(np.sum(w * lw))
     details = None
+    gap, gap_err = float("nan"), float("nan")
     if isinstance(grid, Grid):
         mean_l_err = 0.0
     else:
-        groups = np.array_split(lw, 8)
-        mean_l_err = float(np.std([g.mean() for g in groups], ddof=1) / np.sqrt(8))
+        mean_l_err = _group_stderr(lw)
     if method == "grid":
         log_z, log_z_err = grid.log_partition(problem, bg), 0.0
+        gap, gap_err = 0.0, 0.0
     elif method == "ladder":
         details = log_partition_ladder(problem, bg, _as_ladder(ladder), key=key)
         log_z, log_z_err = details.value, details.stderr
+        lw_eq = np.asarray(log_weight_per_particle(problem, details.replicas, bg))
+        if isinstance(grid, Grid):
+            # the grid's weighted nodes are the exact law: the check is the replicas' own noise
+            mean_l_err_cloud = 0.0
+        else:
+            mean_l_err_cloud = mean_l_err
+        gap = problem.width * (float(lw_eq.mean()) - mean_l)
+        gap_err = problem.width * float(np.hypot(_group_stderr(lw_eq), mean_l_err_cloud))
     else:
         # thermodynamic integration starts from one iterate (the last of a pooled cloud)
         m = getattr(solution.solver, "n_particles", particles.n_particles)
@@ -746,4 +780,10 @@ def free_energy(solution: Solution, *, method: str | None = None, ladder=None, k
     value = -(likelihood + n * (log_z - mean_l))
     stderr = n * float(np.hypot(log_z_err, mean_l_err))
     return FreeEnergy(float(value), stderr, float(log_z), float(log_z_err), likelihood,
-                      float(n * mean_l), method, details)
+                      float(n * mean_l), method, details, float(gap), float(gap_err))
+
+
+def _group_stderr(values, n_groups: int = 8) -> float:
+    """Standard error of the mean of `values` from the spread of `n_groups` group means."""
+    groups = np.array_split(np.asarray(values), n_groups)
+    return float(np.std([g.mean() for g in groups], ddof=1) / np.sqrt(n_groups))

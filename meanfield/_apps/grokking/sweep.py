@@ -47,6 +47,7 @@ Example (tiny, seconds):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ import numpy as np
 from ..._model.activations import Quadratic
 from ..._model.bayesian import BayesianProblem, CavityAction, LinearisedAction
 from ..._solver.foreground import Tempering
+from ..._solver.free_energy import free_energy as compute_free_energy
 from ..._observables.fourier import inverse_participation_ratio, specialised_mask, dominant_frequency
 from ..._solver.mixing import Damped
 from ..._baselines.predictors import nngp_predictor, ntk_predictor
@@ -99,9 +101,15 @@ class GrokkingSweep:
             |Q_up - Q_down| / |Q_down| on the training inputs; the two sweeps sit on the same
             branch when it is within 3 times their summed Monte-Carlo floors. "selected" is the
             branch of lower F where |delta_F| exceeds 3 standard errors, "equal" where it does
-            not, and "inconsistent" where the branches are the same yet |delta_F| exceeds 3
-            standard errors: then the thermodynamic integration is biased beyond its error bar
-            (it is, on modular addition: see the issue-8 note) and F decides nothing.
+            not, "not_equilibrated" where a branch's cloud is not the law of its own
+            background (`FreeEnergy.equilibrated` False: its F is not that of a
+            self-consistent state), and "inconsistent" where the branches are the same yet
+            |delta_F| exceeds 3 standard errors: then an estimate is biased beyond its error
+            bar and F decides nothing. With the default estimator (`meanfield.free_energy`'s
+            replica-exchange ladder, whose error bar counts the schedule bias) this flags a real
+            failure; with the older thermodynamic integration (`free_energy_options=
+            {"n_strengths": ...}`) it was the rule on modular addition (hysteretic across
+            droplet basins: misses of 1e2-1e6 in F).
     """
 
     P: int
@@ -164,7 +172,7 @@ def _check_alphas(alphas, P):
     return vals
 
 
-def _observer(P, threshold):
+def _observer(P, threshold, free_energy_options=None):
     def observe(solution):
         problem = solution.problem
         task = problem.task
@@ -189,8 +197,27 @@ def _observer(P, threshold):
             "specialised_frequency_counts": np.bincount(k[drop], minlength=P // 2 + 1)[1:].tolist(),
             "ipr_mean": float(np.nanmean(inverse_participation_ratio(z, P))),
             "n_train": task.train.n,
+            **_free_energy_record(solution, free_energy_options),
         }
     return observe
+
+
+def _finite_or_none(x):
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def _free_energy_record(solution, options) -> dict:
+    """F of a usable point (`meanfield.free_energy` with `options`, seeded by the point's own
+    seed) with its equilibrium check; {} when F is not asked for or the point is not usable."""
+    if options is None or not solution.usable:
+        return {}
+    fe = compute_free_energy(solution, key=int(solution.seed or 0), **options)
+    return {"free_energy": fe.value, "free_energy_stderr": fe.stderr,
+            "free_energy_method": fe.method, "free_energy_log_z": fe.log_z,
+            "free_energy_log_z_stderr": fe.log_z_stderr,
+            "free_energy_equilibrium_gap": _finite_or_none(fe.equilibrium_gap),
+            "free_energy_equilibrium_gap_stderr": _finite_or_none(fe.equilibrium_gap_stderr),
+            "free_energy_equilibrated": fe.equilibrated}
 
 
 def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015,
@@ -213,11 +240,14 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
         threshold: the power threshold of `specialised_mask`.
         baselines: compute NNGP and NTK test accuracies too.
         free_energy: compute the mean-field free energy F = -log Z at every point of both
-            branches (`meanfield.free_energy`, thermodynamic integration from the point's last
-            iterate) and compare the branches (`GrokkingSweep.free_energy_gap`). With the
-            stabiliser F is defined up to an alpha-dependent constant common to both branches.
-        free_energy_options: keyword arguments of `free_energy` (default n_strengths = 8,
-            n_steps = 100).
+            branches (`meanfield.free_energy`: log z by bridge sampling along a replica-exchange
+            ladder from a hot Gaussian, independent of the point's particles, with an error bar
+            that includes the schedule bias) and compare the branches
+            (`GrokkingSweep.free_energy_gap`). With the stabiliser F is defined up to an
+            alpha-dependent constant common to both branches.
+        free_energy_options: keyword arguments of `free_energy` (default: the ladder with
+            `Ladder()`'s settings; e.g. {"ladder": {"n_particles": 1024}}; {"n_strengths": 8,
+            "n_steps": 100} selects the older thermodynamic integration).
         progress: report each point on stderr.
     """
     if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or P < 3 or P % 2 == 0:
@@ -237,11 +267,10 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
                                sigma_a2=float(sigma_a2), action=action)
 
     make(vals[0])  # validates width, noise, prior variances and the action up front
-    observe = _observer(P, threshold)
+    # F is computed by the observer (not by `sweep`), so that its equilibrium check is recorded
+    observe = _observer(P, threshold, dict(free_energy_options or {}) if free_energy else None)
     folder = None if folder is None else Path(folder)
-    fe = {"free_energy": bool(free_energy),
-          "free_energy_options": {"n_strengths": 8, "n_steps": 100,
-                                  **(free_energy_options or {})}}
+    fe = {}
     up = sweep(make, vals, solver, key=int(seed), observe=observe, progress=progress,
                folder=None if folder is None else folder / "up", **fe)
     down = sweep(make, vals[::-1], solver, key=int(seed) + 1000, init=up.particles[-1],
@@ -291,15 +320,19 @@ def grokking_sweep(P: int, alphas, *, width: float = 100.0, noise: float = 0.015
             row = {"alpha": a, "delta_F": None, "stderr": None, "kernel_distance": dist,
                    "same_branch": same, "selected": None}
             if fu is not None and fd is not None:
-                err = float(np.hypot(ru["free_energy_stderr"], rd["free_energy_stderr"]))
+                err = float(np.hypot(*(math.inf if r["free_energy_stderr"] is None
+                                       else r["free_energy_stderr"] for r in (ru, rd))))
                 delta = float(fu - fd)
-                if abs(delta) <= 3 * err:
+                if False in (ru.get("free_energy_equilibrated"),
+                             rd.get("free_energy_equilibrated")):
+                    sel = "not_equilibrated"
+                elif abs(delta) <= 3 * err:
                     sel = "equal"
                 elif same:
                     sel = "inconsistent"
                 else:
                     sel = "up" if delta < 0 else "down"
-                row.update(delta_F=delta, stderr=err, selected=sel)
+                row.update(delta_F=delta, stderr=_finite_or_none(err), selected=sel)
             res.free_energy_gap.append(row)
     return res
 
@@ -338,15 +371,21 @@ def plot_grokking_sweep(res: GrokkingSweep, title: str = ""):
         if g:
             a = np.asarray([r["alpha"] for r in g])
             d = np.asarray([r["delta_F"] for r in g])
-            e = np.asarray([r["stderr"] for r in g])
+            e = np.asarray([np.nan if r["stderr"] is None else r["stderr"] for r in g])
             ax.plot(a, d, "-", color="0.6", lw=0.8)
-            bad = np.asarray([r["selected"] == "inconsistent" for r in g])
-            if (~bad).any():
-                ax.errorbar(a[~bad], d[~bad], yerr=3 * e[~bad], fmt="o", color="k", capsize=3,
+            sel = np.asarray([r["selected"] for r in g])
+            bad = sel == "inconsistent"
+            off = sel == "not_equilibrated"
+            ok = ~(bad | off)
+            if ok.any():
+                ax.errorbar(a[ok], d[ok], yerr=3 * e[ok], fmt="o", color="k", capsize=3,
                             label="F_up - F_down (3 s.e.)")
             if bad.any():
                 ax.errorbar(a[bad], d[bad], yerr=3 * e[bad], fmt="x", color="C3", capsize=3,
-                            label="same branch, gap beyond 3 s.e.: TI biased")
+                            label="same branch, gap beyond 3 s.e.: estimate biased")
+            if off.any():
+                ax.plot(a[off], d[off], "s", mfc="none", color="C1",
+                        label="a cloud is not the law of its background")
         ax.axhline(0.0, color="0.5", lw=0.8)
         ax.set(xlabel="training fraction alpha", ylabel="F_up - F_down",
                title="free energies of the two sweeps (below 0: up selected)")
