@@ -123,6 +123,7 @@ from .._model.bayesian import BayesianProblem, log_weight_per_particle
 from .._misc import as_key, check_fraction, check_integer, check_positive
 from .foreground import Grid, Langevin, LangevinState, langevin_steps
 from .foreground.mala import adapt_step_size
+from .foreground.tempering import exchange_neighbours
 from .solution import Solution
 from .solve import warm_start
 
@@ -341,13 +342,7 @@ def _exchange(problem, theta, background, key, step_size, a, b, parity, *, n_swe
         # log alpha = E_k(z_k) + E_{k+1}(z_{k+1}) - E_k(z_{k+1}) - E_{k+1}(z_k)
         log_ratio = ((a[1:] - a[:-1])[:, None] * (r[1:] - r[:-1])
                      + (b[1:] - b[:-1])[:, None] * (v[1:] - v[:-1]))
-        u = jax.random.uniform(k_swap, log_ratio.shape, dtype=th.dtype)
-        take = active[:, None] & (jnp.log(u) < log_ratio)  # (L-1, M)
-        none = jnp.zeros((1, th.shape[1]), dtype=bool)
-        up = jnp.concatenate([take, none], axis=0)[..., None]  # level k takes k+1's state
-        down = jnp.concatenate([none, take], axis=0)[..., None]  # level k+1 takes k's state
-        th = jnp.where(up, jnp.roll(th, -1, axis=0), jnp.where(down, jnp.roll(th, 1, axis=0), th))
-        rate = jnp.where(active, jnp.mean(take.astype(th.dtype), axis=1), 0.0)
+        th, rate = exchange_neighbours(th, log_ratio, active, k_swap)
         return (th, acc + ac, swp + rate, 1 - par), jnp.stack([r, v] + warped)
 
     init = (theta, jnp.zeros((n_levels,), theta.dtype), jnp.zeros((n_levels - 1,), theta.dtype),

@@ -117,6 +117,20 @@ class Tempering(AbstractForeground):
                 TemperingState(theta[:-1], h), info)
 
 
+def exchange_neighbours(theta, log_ratio, active, key):
+    """One replica-exchange move between neighbouring levels: the pair (k, k+1) of an `active`
+    (L-1,) row swaps its states (theta: (L, M, p)) particle by particle where log u <
+    log_ratio (L-1, M). Returns (theta, the swap rate per pair, 0 where inactive)."""
+    u = jax.random.uniform(key, log_ratio.shape, dtype=theta.dtype)
+    take = active[:, None] & (jnp.log(u) < log_ratio)  # (L-1, M)
+    none = jnp.zeros((1, theta.shape[1]), dtype=bool)
+    up = jnp.concatenate([take, none], axis=0)[..., None]  # level k takes k+1's state
+    down = jnp.concatenate([none, take], axis=0)[..., None]  # level k+1 takes k's state
+    theta = jnp.where(up, jnp.roll(theta, -1, axis=0),
+                      jnp.where(down, jnp.roll(theta, 1, axis=0), theta))
+    return theta, jnp.where(active, jnp.mean(take.astype(theta.dtype), axis=1), 0.0)
+
+
 @eqx.filter_jit
 def _tempered(problem, theta, background, key, step_size, betas, strength, *, n_blocks,
               block_steps):
@@ -138,13 +152,7 @@ def _tempered(problem, theta, background, key, step_size, betas, strength, *, n_
         # log alpha = (beta_{k+1} - beta_k) (U(theta_{k+1}) - U(theta_k))
         active = (jnp.arange(n_levels - 1) % 2) == parity
         log_ratio = (betas[1:] - betas[:-1])[:, None] * (u_all[1:] - u_all[:-1])
-        u = jax.random.uniform(k_swap, log_ratio.shape, dtype=th.dtype)
-        take = active[:, None] & (jnp.log(u) < log_ratio)  # (L-1, M)
-        none = jnp.zeros((1, th.shape[1]), dtype=bool)
-        up = jnp.concatenate([take, none], axis=0)[..., None]  # level k takes k+1's state
-        down = jnp.concatenate([none, take], axis=0)[..., None]  # level k+1 takes k's state
-        th = jnp.where(up, jnp.roll(th, -1, axis=0), jnp.where(down, jnp.roll(th, 1, axis=0), th))
-        rate = jnp.where(active, jnp.mean(take.astype(th.dtype), axis=1), 0.0)
+        th, rate = exchange_neighbours(th, log_ratio, active, k_swap)
         return (th, acc + a, swp + rate, 1 - parity), None
 
     keys = jax.random.split(key, n_blocks)
