@@ -48,11 +48,11 @@ does not):
     >>> task = mf.finite_dataset(np.linspace(-1, 1, 4)[:, None], np.linspace(-1, 1, 4))
     >>> problem = mf.BayesianProblem(task, mf.Erf(), width=1e6, noise=1.0)
     >>> cloud = problem.init_particles(jax.random.PRNGKey(0), 20000)
-    >>> c, err = equipartition(problem, cloud, problem.measure(cloud), n_groups=8)
+    >>> c, err = equipartition(problem, cloud, problem.background(problem.measure(cloud)))
     >>> bool(c < 3 * err + 0.005)
     True
     >>> shrunk = mf.Particles.uniform(0.5 * cloud.theta)
-    >>> c, err = equipartition(problem, shrunk, problem.measure(shrunk), n_groups=8)
+    >>> c, err = equipartition(problem, shrunk, problem.background(problem.measure(shrunk)))
     >>> round(c, 1), bool(c > 10 * err)
     (3.0, True)
 """
@@ -104,27 +104,25 @@ def _chain_groups(n_particles: int, n_chains: int | None, n_groups: int):
     """Index arrays of `n_groups` groups of chains: a pooled cloud of K iterates of n_chains
     chains (iterate-major) is grouped by chain index, so every group holds whole chains."""
     n_chains = n_particles if n_chains is None else n_chains
-    k = n_particles // n_chains
     size = n_chains // n_groups
     chain = np.arange(n_particles) % n_chains
-    return [np.flatnonzero((chain >= g * size) & (chain < (g + 1) * size)) for g in range(n_groups)], k
+    return [np.flatnonzero((chain >= g * size) & (chain < (g + 1) * size)) for g in range(n_groups)]
 
 
-def equipartition(problem, particles: Particles, field, *, n_groups: int = 8,
+def equipartition(problem, particles: Particles, background, *, n_groups: int = 8,
                   n_chains: int | None = None) -> tuple[float, float]:
     """(c, standard error) of the equipartition certificate (module docstring).
 
     Args:
         problem: the problem whose `energy(theta, background)` the foreground samples.
         particles: the cloud (weighted; a `Grid`'s weights make this a quadrature).
-        field: the field whose background the foreground targeted (in `solve`, the one the
+        background: the background the foreground targeted (in `solve`, the one the
             particles were moved against).
         n_groups: groups of chains for the batch-means standard error (below 2 groups, or
             fewer than 2 chains per group, the error is reported as 0).
         n_chains: the number of independent chains when `particles` pools several iterates of
             the same chains (iterate-major); default: every particle is its own chain.
     """
-    background = problem.background(jnp.asarray(field))
     v, a, b, g_scale = (np.asarray(x, dtype=np.float64) for x in
                         _virial(problem, particles.theta, background))
     g_scale = float(g_scale)
@@ -136,17 +134,16 @@ def equipartition(problem, particles: Particles, field, *, n_groups: int = 8,
         value = float(np.linalg.norm(_normalised(w, v, a, b, g_scale)) / np.sqrt(p))
         if n_groups < 2 or chains < 2 * n_groups:
             return value, 0.0
-        groups, _ = _chain_groups(m, n_chains, n_groups)
+        groups = _chain_groups(m, n_chains, n_groups)
         per_group = np.stack([_normalised(w[i], v[i], a[i], b[i], g_scale) for i in groups])
         noise = float(np.sqrt(np.sum(per_group.var(axis=0, ddof=1)) / n_groups / p))
     return value, noise
 
 
-def stationarity(problem, particles: Particles, field, *, displacement: float,
+def stationarity(problem, particles: Particles, background, *, displacement: float,
                  n_groups: int = 8, n_chains: int | None = None) -> tuple[float, float]:
     """(c, standard error) of the stationarity certificate, with `displacement` = lr n_steps
     the length one foreground call moves a particle per unit gradient (module docstring)."""
-    background = problem.background(jnp.asarray(field))
     g2 = np.asarray(_gradient_sq(problem, particles.theta, background), dtype=np.float64)
     t2 = np.sum(np.asarray(particles.theta, dtype=np.float64) ** 2, axis=-1)
     w = np.asarray(particles.weights, dtype=np.float64)
@@ -157,7 +154,7 @@ def stationarity(problem, particles: Particles, field, *, displacement: float,
     chains = m if n_chains is None else n_chains
     if n_groups < 2 or chains < 2 * n_groups:
         return value, 0.0
-    groups, _ = _chain_groups(m, n_chains, n_groups)
+    groups = _chain_groups(m, n_chains, n_groups)
     with np.errstate(invalid="ignore", over="ignore"):
         per = np.array([displacement * np.sqrt(np.dot(w[i], g2[i]) / w[i].sum()) / scale
                         for i in groups])

@@ -194,7 +194,6 @@ def _average_iterates(problem, solver, particles, field, fg_state, mix_state, lo
     for k in range(k_avg):
         t0 = time.perf_counter()
         bg = problem.background(jnp.asarray(field))
-        moved_against = field
         particles, fg_state, _ = fg.run(problem, particles, bg,
                                         jax.random.fold_in(loop_key, start + k), fg_state)
         new, _ = measure(problem, particles, solver.n_groups, False)
@@ -210,7 +209,7 @@ def _average_iterates(problem, solver, particles, field, fg_state, mix_state, lo
         history["seconds"].append(time.perf_counter() - t0)
         bar.update(k + 1, f"residual {residual:.2e}")
     bar.close(f"averaged {k_avg} iterates")
-    certificate = fg.certificate(problem, particles, moved_against, n_groups=solver.n_groups)
+    certificate = fg.certificate(problem, particles, bg, n_groups=solver.n_groups)
     theta = jnp.concatenate([c.theta for c in clouds])
     weights = jnp.concatenate([c.weights for c in clouds]) / k_avg
     pooled = Particles(theta, weights)
@@ -423,7 +422,7 @@ def solve(problem, solver: FixedPoint | None = None, *, key=0, throw: bool = Tru
             residual = float(np.linalg.norm(new - field)) / norm
             noise_rel = noise / norm
             tol = solver.rtol + solver.noise_factor * noise_rel
-            cert, cert_noise = fg.certificate(problem, new_particles, field,
+            cert, cert_noise = fg.certificate(problem, new_particles, bg,
                                               n_groups=solver.n_groups if stochastic else 1)
             if not np.isfinite(cert):
                 particles = new_particles

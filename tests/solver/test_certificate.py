@@ -30,7 +30,8 @@ def test_equipartition_of_a_scaled_gaussian(scale):
     problem = _weak_problem()
     cloud = problem.init_particles(jax.random.PRNGKey(3), 40000)
     scaled = mf.Particles.uniform(scale * cloud.theta)
-    c, err = equipartition(problem, scaled, problem.measure(scaled), n_groups=10)
+    c, err = equipartition(problem, scaled, problem.background(problem.measure(scaled)),
+                           n_groups=10)
     m = float(jnp.mean(cloud.theta**2))
     assert c == pytest.approx(abs(1.0 - 1.0 / (scale**2 * m)), abs=1e-4)
     clt = np.sqrt(2.0 / 40000) / scale**2
@@ -43,8 +44,10 @@ def test_equipartition_groups_whole_chains_of_a_pooled_cloud():
     problem = _weak_problem()
     cloud = problem.init_particles(jax.random.PRNGKey(4), 4096)
     pooled = mf.Particles.uniform(jnp.concatenate([cloud.theta] * 8))
-    c1, e1 = equipartition(problem, cloud, problem.measure(cloud), n_groups=8)
-    c8, e8 = equipartition(problem, pooled, problem.measure(pooled), n_groups=8, n_chains=4096)
+    c1, e1 = equipartition(problem, cloud, problem.background(problem.measure(cloud)),
+                           n_groups=8)
+    c8, e8 = equipartition(problem, pooled, problem.background(problem.measure(pooled)),
+                           n_groups=8, n_chains=4096)
     assert c8 == pytest.approx(c1, rel=1e-10)
     assert e8 == pytest.approx(e1, rel=1e-10)
 
@@ -58,8 +61,8 @@ def test_grid_law_passes_the_certificate_to_quadrature_accuracy():
     assert sol.certificate < 1e-4
     # the grid's weights for a *different* background are not the law of this one
     other = problem.background(0.5 * np.asarray(sol.field))
-    c, _ = equipartition(problem, sol.particles, sol.field)
-    c_wrong, _ = equipartition(problem, sol.particles, 0.5 * sol.field)
+    c, _ = equipartition(problem, sol.particles, problem.background(sol.field))
+    c_wrong, _ = equipartition(problem, sol.particles, problem.background(0.5 * sol.field))
     assert c < 1e-4 < 0.05 < c_wrong, (c, c_wrong, other)
 
 
@@ -96,7 +99,7 @@ def test_stationarity_of_gradient_descent():
                    key=0, progress=False, throw=False)
     assert sol.usable, sol.message
     start = problem.init_particles(jax.random.PRNGKey(0), 512)
-    c0, _ = stationarity(problem, start, sol.field, displacement=0.2 * 200)
+    c0, _ = stationarity(problem, start, problem.background(sol.field), displacement=0.2 * 200)
     assert sol.certificate < 0.01 < c0, (sol.certificate, c0)
 
 

@@ -56,10 +56,11 @@ class AbstractForeground(eqx.Module):
                                            state)
         return particles, state, field
 
-    def certificate(self, problem, particles, field, *, n_groups: int = 8,
+    def certificate(self, problem, particles, background, *, n_groups: int = 8,
                     n_chains: int | None = None) -> tuple[float, float]:
         """(c, standard error): how far `particles` are from the law this foreground targets
-        for the background of `field` (measured on them). The default is the equipartition
+        for `background`. The default is the equipartition
         certificate of the Gibbs law exp(-U) that `Langevin`, `Tempering` (its beta = 1
         level) and `Grid` target."""
-        return equipartition(problem, particles, field, n_groups=n_groups, n_chains=n_chains)
+        return equipartition(problem, particles, background, n_groups=n_groups,
+                             n_chains=n_chains)

@@ -42,11 +42,11 @@ class GradientDescent(AbstractForeground):
     def init(self, problem, key, n_particles: int):
         return problem.init_particles(key, n_particles), None
 
-    def certificate(self, problem, particles, field, *, n_groups: int = 8,
+    def certificate(self, problem, particles, background, *, n_groups: int = 8,
                     n_chains: int | None = None) -> tuple[float, float]:
         """The stationarity certificate: lr n_steps rms |grad U| relative to rms |theta| (how
         far the next call would move the cloud; `meanfield._solver.certificate`)."""
-        return stationarity(problem, particles, field,
+        return stationarity(problem, particles, background,
                             displacement=self.learning_rate * self.n_steps, n_groups=n_groups,
                             n_chains=n_chains)
 

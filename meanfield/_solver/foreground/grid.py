@@ -93,8 +93,8 @@ class Grid(AbstractForeground):
         return jnp.asarray(pts), cell
 
     def _fit(self, problem, theta, background, strength):
-        """(nodes, log density, boundary mass) on a grid grown until the outer shell holds at
-        most `boundary_tolerance` of the probability."""
+        """(nodes, normalised weights, log density, boundary mass) on a grid grown until the
+        outer shell holds at most `boundary_tolerance` of the probability."""
         while True:
             log_p = self.log_density(problem, theta, background, strength)
             if not bool(jnp.all(jnp.isfinite(log_p))):
@@ -105,7 +105,7 @@ class Grid(AbstractForeground):
             edge = jnp.max(jnp.abs(theta), axis=-1) >= extent * (1 - 1e-9)
             edge_mass = float(jnp.sum(jnp.where(edge, w, 0.0)))
             if edge_mass <= self.boundary_tolerance:
-                return self._shrink(theta, w, edge_mass)
+                return self._shrink(theta, w, log_p, edge_mass)
             dim = theta.shape[-1]
             widest = 0.5 * (_largest_odd(self.max_nodes ** (1.0 / dim)) - 1) * self.spacing
             grown = 1.5 * extent
@@ -113,7 +113,7 @@ class Grid(AbstractForeground):
                 grown = widest  # the widest grid within max_nodes, before giving up
             theta, _ = self.nodes(dim, grown)
 
-    def _shrink(self, theta, w, edge_mass):
+    def _shrink(self, theta, w, log_p, edge_mass):
         """Drop outer shells (down to `extent`) that hold less than a tenth of the tolerance, so
         that a grid grown for a wide intermediate law does not stay large."""
         radius = jnp.max(jnp.abs(theta), axis=-1)
@@ -127,11 +127,11 @@ class Grid(AbstractForeground):
                     > 0.1 * self.boundary_tolerance:
                 break
             keep = np.flatnonzero(np.asarray(radius) <= inner * (1 + 1e-9))
-            theta, w, radius = theta[keep], w[keep], radius[keep]
+            theta, w, log_p, radius = theta[keep], w[keep], log_p[keep], radius[keep]
             w = w / jnp.sum(w)
             edge_mass = float(jnp.sum(jnp.where(radius >= inner * (1 - 1e-9), w, 0.0)))
             extent = inner
-        return theta, w, edge_mass
+        return theta, w, log_p, edge_mass
 
     def init(self, problem, key, n_particles: int):
         theta, _ = self.nodes(problem.n_params)
@@ -149,7 +149,7 @@ class Grid(AbstractForeground):
         return -_grid_energy(problem, theta, background, strength)
 
     def run(self, problem, particles, background, key, state, strength=1.0):
-        theta, w, edge_mass = self._fit(problem, particles.theta, background, strength)
+        theta, w, _, edge_mass = self._fit(problem, particles.theta, background, strength)
         return Particles(theta, w), state, {"boundary_mass": edge_mass,
                                             "extent": float(jnp.max(jnp.abs(theta)))}
 
@@ -159,9 +159,9 @@ class Grid(AbstractForeground):
         The prior is N(0, I) in the problem's coordinates, so log z = log sum_g cell *
         (2 pi)^{-p/2} exp(-U(theta_g)).
         """
-        theta, _, _ = self._fit(problem, self.nodes(problem.n_params)[0], background, strength)
+        theta, _, log_p, _ = self._fit(problem, self.nodes(problem.n_params)[0], background,
+                                       strength)
         cell = self.spacing ** theta.shape[1]
-        log_p = self.log_density(problem, theta, background, strength)
         p = theta.shape[1]
         return float(jax.scipy.special.logsumexp(log_p) + np.log(cell) - 0.5 * p * np.log(2 * np.pi))
 
