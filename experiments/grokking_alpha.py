@@ -33,11 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-from meanfield._apps.grokking.transition import accuracy_transition, sweep_transition
+from meanfield._apps.grokking.transition import (
+    RHAT_TARGET, accuracy_transition, chains_mixed, sweep_transition,
+)
 
 
 def _load(folder, name):
-    path = Path(folder) / f"{name}.json"
+    """The record `name`.json in a results folder, or the JSON file `folder` itself (e.g. a
+    recorded copy under docs/recorded/grokking/)."""
+    path = Path(folder)
+    if not (path.suffix == ".json" and path.is_file()):
+        path = path / f"{name}.json"
     if not path.is_file():
         raise SystemExit(f"error: {path} not found (run the command that writes it first)")
     return json.loads(path.read_text())
@@ -55,14 +61,25 @@ def _compare_stored(folder, what, stored, recomputed):
               file=sys.stderr)
 
 
-def _langevin_transition(d, width, start):
-    """alpha_t of one Langevin (or baseline) curve of a grokking_langevin record, recomputed."""
+def _langevin_transition(d, width, start, rhat_target=RHAT_TARGET):
+    """alpha_t of one Langevin (or baseline) curve of a grokking_langevin record, recomputed from
+    the points whose chains have mixed (`chains_mixed`: every split R-hat < rhat_target; the
+    others count as missing); also from all points, and the alphas left out."""
     if start in ("prior", "fourier"):
         pts = sorted((q for q in d["points"] if q["width"] == width and q["start"] == start),
                      key=lambda q: q["alpha"])
-        c = accuracy_transition([q["alpha"] for q in pts],
-                                [q["test_accuracy_chains_mean"] for q in pts], d["P"],
-                                stderr=[q["test_accuracy_chains_stderr"] or 0.0 for q in pts])
+        mixed = [chains_mixed(q["rhat"], rhat_target) for q in pts]
+        a = [q["alpha"] for q in pts]
+        acc = [q["test_accuracy_chains_mean"] for q in pts]
+        se = [q["test_accuracy_chains_stderr"] or 0.0 for q in pts]
+        c = accuracy_transition(a, [v if m else float("nan") for v, m in zip(acc, mixed)],
+                                d["P"], stderr=se)
+        c_all = accuracy_transition(a, acc, d["P"], stderr=se)
+        return {"alpha_t": c.value, "alpha_t_err": c.error,
+                "alpha_t_all_points": c_all.value, "alpha_t_all_points_err": c_all.error,
+                "unmixed_alphas": [q["alpha"] for q, m in zip(pts, mixed) if not m],
+                "n_points": len(pts),
+                "rhat_max": max(max(q["rhat"].values()) for q in pts) if pts else None}
     else:
         bs = sorted((b for b in d["baselines"] if b["width"] == width and b[start]),
                     key=lambda b: b["alpha"])
@@ -77,7 +94,12 @@ def main(argv=None) -> int:
     p.add_argument("--langevin", nargs="*", default=[], help="grokking_langevin folders")
     p.add_argument("--training", nargs="*", default=[], help="grokking_training folders")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--rhat-target", type=float, default=RHAT_TARGET,
+                   help="a Langevin point enters a transition only if every split R-hat is "
+                        "below this")
     args = p.parse_args(argv)
+    if not 1.0 < args.rhat_target < 2.0:
+        p.error(f"--rhat-target must lie in (1, 2), e.g. 1.05, got {args.rhat_target}")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,7 +107,7 @@ def main(argv=None) -> int:
 
     from meanfield._io.results import write_experiment
 
-    rows = []
+    rows, point_rows = [], []
     fig, ax = plt.subplots(figsize=(8, 5))
     P = None
     for i, folder in enumerate(args.mf):
@@ -123,12 +145,39 @@ def main(argv=None) -> int:
                             yerr=[q["test_accuracy_chains_stderr"] or 0 for q in pts],
                             ls=styles[start], color=c, marker=".", capsize=2,
                             label=f"Langevin N={width} ({start} start)")
+                bad = [q for q in pts if not chains_mixed(q["rhat"], args.rhat_target)]
+                ax.plot([q["alpha"] for q in bad], [q["test_accuracy_chains_mean"] for q in bad],
+                        "o", ms=8, mfc="none", color="r", ls="none")
+                for q in pts:
+                    point_rows.append({
+                        "P": d["P"], "N": width, "start": start, "alpha": q["alpha"],
+                        "test_accuracy": q["test_accuracy_chains_mean"],
+                        "test_accuracy_stderr": q["test_accuracy_chains_stderr"],
+                        "rhat_potential": q["rhat"]["potential"],
+                        "rhat_train_loss": q["rhat"]["train_loss"],
+                        "ess_potential": q["ess"]["potential"],
+                        "ess_train_loss": q["ess"]["train_loss"],
+                        "chains": d["config"]["chains"],
+                        "steps": q.get("total_steps", d["config"]["warmup"]
+                                       + d["config"]["samples"] * d["config"]["thin"]),
+                        "mixed": chains_mixed(q["rhat"], args.rhat_target)})
             for t in d["transitions"]:
                 if t["width"] == width:
-                    new = _langevin_transition(d, width, t["start"])
+                    new = _langevin_transition(d, width, t["start"], args.rhat_target)
                     _compare_stored(folder, f"N={width} {t['start']}", t["alpha_t"],
                                     new["alpha_t"])
                     t = {**t, **new}
+                    note = "" if t["alpha_t"] is not None else "no crossing below alpha = 1"
+                    if t.get("unmixed_alphas"):
+                        left = ", ".join(f"{a:g}" for a in t["unmixed_alphas"])
+                        note = (f"not converged: {len(t['unmixed_alphas'])} of {t['n_points']} "
+                                f"points have R-hat >= {args.rhat_target:g} (alpha {left}; max "
+                                f"{t['rhat_max']:.2f}), left out")
+                        if t["alpha_t"] is None:
+                            note += "; too few mixed points to bracket a crossing"
+                        if t["alpha_t_all_points"] is not None:
+                            note += (f"; all points, unconverged: "
+                                     f"{_fmt(t['alpha_t_all_points'], t['alpha_t_all_points_err'])}")
                     rows.append({"source": {"prior": "Langevin", "fourier": "Langevin",
                                             "nngp": "NNGP", "ntk": "NTK"}[t["start"]],
                                  "P": d["P"], "N": width,
@@ -136,8 +185,9 @@ def main(argv=None) -> int:
                                  if t["start"] in ("prior", "fourier") else t["start"],
                                  "start": t["start"], "alpha_c": t["alpha_t"],
                                  "alpha_c_err": t["alpha_t_err"],
-                                 "note": "" if t["alpha_t"] is not None else
-                                 "no crossing below alpha = 1"})
+                                 "alpha_c_all_points": t.get("alpha_t_all_points"),
+                                 "unmixed_alphas": t.get("unmixed_alphas", []),
+                                 "note": note})
         base = sorted((b for b in d["baselines"] if b["width"] == d["widths"][0]),
                       key=lambda b: b["alpha"])
         ax.plot([b["alpha"] for b in base], [b["nngp"]["test_accuracy"] for b in base], "k^:",
@@ -169,10 +219,27 @@ def main(argv=None) -> int:
                      f"{r['start']} | {_fmt(r['alpha_c'], r['alpha_c_err'] or 0.0)} | "
                      f"{r['note']} |")
     table = "\n".join(lines)
+    plines = [f"Every finite-width Langevin point: split R-hat and ESS (over all chains) of the "
+              f"potential and the train loss; 'mixed' = every R-hat < {args.rhat_target:g} "
+              f"(only mixed points enter an alpha_c).", "",
+              "| P | N | start | alpha | test accuracy | R-hat potential | R-hat train loss | "
+              "ESS potential | ESS train loss | chains x steps | mixed |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in point_rows:
+        se = r["test_accuracy_stderr"] or 0.0
+        plines.append(f"| {r['P']} | {r['N']} | {r['start']} | {r['alpha']:g} | "
+                      f"{r['test_accuracy']:.3f} ± {se:.3f} | {r['rhat_potential']:.3f} | "
+                      f"{r['rhat_train_loss']:.3f} | {r['ess_potential']:.0f} | "
+                      f"{r['ess_train_loss']:.0f} | {r['chains']} x {r['steps']} | "
+                      f"{'yes' if r['mixed'] else '**no**'} |")
+    points_table = "\n".join(plines)
     out = Path(args.out)
-    rec = write_experiment(out, "grokking_alpha", {"rows": rows, "table": table},
+    rec = write_experiment(out, "grokking_alpha", {"rows": rows, "table": table,
+                                                   "points": point_rows,
+                                                   "points_table": points_table},
                            config=vars(args), figures={"grokking_alpha": fig})
     (out / "table.md").write_text(table + "\n")
+    (out / "points.md").write_text(points_table + "\n")
     print(table)
     print("files: " + ", ".join(str(out / f) for f in rec["files"]), file=sys.stderr)
     return 0

@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 
 import meanfield as mf  # noqa: E402
 from meanfield._apps.grokking.transition import (  # noqa: E402
-    accuracy_midpoint, accuracy_transition, specialised_fraction,
+    RHAT_TARGET, accuracy_midpoint, accuracy_transition, chains_mixed, specialised_fraction,
 )
 from meanfield._misc import Progress  # noqa: E402
 from meanfield._io.results import jsonable, write_experiment, write_text  # noqa: E402
@@ -92,6 +92,13 @@ def parse(argv=None):
     p.add_argument("--warmup", type=int, default=600, help="warm-up MALA steps")
     p.add_argument("--samples", type=int, default=60, help="recorded draws per chain")
     p.add_argument("--thin", type=int, default=10, help="MALA steps between draws")
+    p.add_argument("--rhat-target", type=float, default=RHAT_TARGET,
+                   help="split R-hat (potential and train loss) below which a point counts as "
+                        "mixed; only mixed points enter a transition")
+    p.add_argument("--extend", type=int, default=0,
+                   help="rounds of continuation for a point whose chains have not mixed: each "
+                        "round continues every chain from its last state and records twice as "
+                        "many draws, the earlier rounds serving as burn-in")
     p.add_argument("--seed-fraction", type=float, default=None,
                    help="droplet share of the Fourier start (default: the reduced theory's "
                         "droplet fraction at alpha = 1, at least two droplets per frequency)")
@@ -106,6 +113,11 @@ def parse(argv=None):
         p.error(f"--alphas must lie in (0, 1], got {args.alphas}")
     if not all(n >= 1 for n in args.widths):
         p.error(f"--widths must be positive integers, got {args.widths}")
+    if not 1.0 < args.rhat_target < 2.0:
+        p.error(f"--rhat-target must lie in (1, 2), e.g. 1.05, got {args.rhat_target}")
+    if not 0 <= args.extend <= 8:
+        p.error(f"--extend must be an integer in [0, 8] (each round doubles the draws), got "
+                f"{args.extend}")
     return args
 
 
@@ -134,7 +146,8 @@ def _point_key(args, width, alpha, start):
             "noise": noise_for(args, width), "stabiliser": args.stabiliser,
             "sigma_a2": args.sigma_a2, "sigma_w2": args.sigma_w2, "chains": args.chains,
             "warmup": args.warmup, "samples": args.samples, "thin": args.thin,
-            "seed": args.seed, "seed_fraction": args.seed_fraction}
+            "seed": args.seed, "seed_fraction": args.seed_fraction,
+            "rhat_target": args.rhat_target, "extend": args.extend}
 
 
 def run_point(args, width, alpha, start):
@@ -153,6 +166,23 @@ def run_point(args, width, alpha, start):
         init = {"z": z0}
     t0 = time.time()
     s = mf.sample_posterior(post, sampler, key=args.seed, init=init, progress=True)
+    rounds = [{"n_warmup": args.warmup, "n_samples": args.samples, "rhat": s.rhat, "ess": s.ess,
+               "wall_time_s": time.time() - t0}]
+    steps = args.warmup + args.samples * args.thin
+    for r in range(1, args.extend + 1):
+        if chains_mixed(s.rhat, args.rhat_target):
+            break
+        # continue every chain from its last state; the step size re-adapts over a short
+        # warm-up, and only the new (twice as long) segment is recorded
+        n_samples = 2 * rounds[-1]["n_samples"]
+        cont = mf.PosteriorLangevin(n_chains=args.chains, n_warmup=100, n_samples=n_samples,
+                                    thin=args.thin, method="marginal")
+        t1 = time.time()
+        s = mf.sample_posterior(post, cont, key=args.seed + 100_003 * r, init={"z": s.z},
+                                progress=True)
+        steps += 100 + n_samples * args.thin
+        rounds.append({"n_warmup": 100, "n_samples": n_samples, "rhat": s.rhat, "ess": s.ess,
+                       "wall_time_s": time.time() - t1})
     wall = time.time() - t0
     test, train = task.test, task.train
     chain_means = s.test_predictions.mean(axis=1)  # (chains, n_test, C)
@@ -184,7 +214,9 @@ def run_point(args, width, alpha, start):
         "dominant_frequency_counts": fourier["dominant_frequency_counts"],
         "specialised_fraction": specialised_fraction(z, P),
         "r2_quantiles_50_90_99": np.percentile(r2, [50, 90, 99]).tolist(),
-        "rhat": s.rhat, "ess": s.ess, "acceptance": s.acceptance,
+        "rhat": s.rhat, "ess": s.ess, "mixed": chains_mixed(s.rhat, args.rhat_target),
+        "rhat_target": args.rhat_target, "rounds": rounds, "total_steps": steps,
+        "acceptance": s.acceptance,
         "step_size": s.step_sizes[1], "wall_time_s": wall, "seed_setting": seed_info,
     }
 
@@ -230,6 +262,11 @@ def figure(result, P):
                              yerr=[p["test_accuracy_chains_stderr"] or 0 for p in pts], ls=ls,
                              color=c, marker="o", ms=3, capsize=2,
                              label=f"N={width} {start} start")
+            bad = [p for p in pts if not p.get("mixed", True)]
+            if bad:  # chains not mixed (R-hat >= target): open markers, left out of alpha_t
+                axes[0].plot([p["alpha"] for p in bad],
+                             [p["test_accuracy_chains_mean"] for p in bad], "o", ms=8,
+                             mfc="none", color="r", ls="none")
             axes[1].plot(a, [p["single_frequency_fraction"] for p in pts], ls=ls, color=c,
                          marker="o", ms=3, label=f"N={width} {start}")
             axes[2].plot(a, [p["train_loss"] for p in pts], ls=ls, color=c, marker="o", ms=3,
@@ -247,7 +284,8 @@ def figure(result, P):
     axes[0].axhline((1.0 / P + 1.0) / 2, color="grey", lw=0.5)
     axes[0].axhline(1.0 / P, color="grey", lw=0.5, ls=":")
     axes[0].set(xlabel="training fraction alpha", ylabel="test accuracy (per-chain mean)",
-                title=f"modular addition P={P}: Langevin ensembles")
+                title=f"modular addition P={P}: Langevin ensembles\n(red rings: R-hat >= "
+                      f"{result['rhat_target']:g}, left out of alpha_t)")
     axes[1].set(xlabel="alpha", ylabel="single-frequency fraction of neurons",
                 title="Fourier features of the final neurons")
     axes[2].set(xlabel="alpha", ylabel="train loss (0.5 mean |f - y|^2)", yscale="log",
@@ -295,13 +333,22 @@ def main(argv=None) -> int:
             pts = sorted((p for p in points if p["width"] == width and p["start"] == start),
                          key=lambda p: p["alpha"])
             a = [p["alpha"] for p in pts]
-            acc = [p["test_accuracy_chains_mean"] for p in pts]
+            mixed = [chains_mixed(p["rhat"], args.rhat_target) for p in pts]
+            # a point whose chains have not mixed counts as missing
+            acc = [p["test_accuracy_chains_mean"] if m else float("nan")
+                   for p, m in zip(pts, mixed)]
             se = [p["test_accuracy_chains_stderr"] or 0.0 for p in pts]
             at, err = transition(a, acc, args.P, se)
-            at_mean, err_mean = transition(a, [p["test_accuracy"] for p in pts], args.P)
+            at_mean, err_mean = transition(a, [p["test_accuracy"] if m else float("nan")
+                                               for p, m in zip(pts, mixed)], args.P)
+            at_all, err_all = transition(a, [p["test_accuracy_chains_mean"] for p in pts],
+                                         args.P, se)
             transitions.append({"width": width, "start": start, "alpha_t": at, "alpha_t_err": err,
                                 "alpha_t_posterior_mean_predictor": at_mean,
-                                "alpha_t_posterior_mean_predictor_err": err_mean})
+                                "alpha_t_posterior_mean_predictor_err": err_mean,
+                                "alpha_t_all_points": at_all, "alpha_t_all_points_err": err_all,
+                                "unmixed_alphas": [p["alpha"] for p, m in zip(pts, mixed)
+                                                   if not m]})
         for method in ("nngp", "ntk"):
             bs = sorted((b for b in base if b["width"] == width and b[method]),
                         key=lambda b: b["alpha"])
@@ -313,6 +360,7 @@ def main(argv=None) -> int:
     config["noise_by_width"] = {str(n): noise_for(args, n) for n in args.widths}
     config["u"] = 2 * args.sigma_a2 * args.P**2 / (100 * args.noise_ref**2)
     payload = {"widths": args.widths, "alphas": args.alphas, "P": args.P,
+               "rhat_target": args.rhat_target,
                "accuracy_level": level, "points": points, "baselines": base,
                "transitions": transitions,
                "seed_settings": {str(n): seed_setting(args, n) for n in args.widths}}

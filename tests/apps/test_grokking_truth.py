@@ -174,3 +174,45 @@ def test_experiments_run_small(tmp_path):
     assert train.main(["--small", "--out", str(tmp_path / "t")]) == 0
     rec = json.loads((tmp_path / "t" / "grokking_training.json").read_text())
     assert len(rec["runs"]) == 2 and rec["runs"][0]["test_accuracy"]
+
+
+def _langevin_record(rhats):
+    """A minimal grokking_langevin record at P = 3 (midpoint 2/3) with given R-hat per point."""
+    alphas = [0.5, 0.6, 0.7, 0.8]
+    acc = [0.0, 0.2, 0.8, 1.0]
+    pts = [{"width": 10, "start": s, "alpha": a, "test_accuracy_chains_mean": v,
+            "test_accuracy_chains_stderr": 0.0, "test_accuracy": v,
+            "rhat": {"potential": r, "train_loss": 1.0}, "ess": {"potential": 50.0,
+                                                                "train_loss": 50.0}}
+           for s in ("prior", "fourier") for a, v, r in zip(alphas, acc, rhats)]
+    base = [{"width": 10, "alpha": a, "nngp": {"test_accuracy": 0.0}, "ntk": None}
+            for a in alphas]
+    trans = [{"width": 10, "start": s, "alpha_t": 0.0, "alpha_t_err": 0.0}
+             for s in ("prior", "fourier", "nngp")]
+    return {"P": 3, "widths": [10], "points": pts, "baselines": base, "transitions": trans,
+            "config": {"chains": 4, "warmup": 10, "samples": 10, "thin": 1,
+                       "noise_by_width": {"10": 0.1}}}
+
+
+def test_alpha_table_leaves_out_points_whose_chains_have_not_mixed(tmp_path):
+    import json
+    table = _experiment("grokking_alpha")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_langevin_record([1.01, 1.02, 1.03, 1.01])))
+    # the upper bracketing point has not mixed: the crossing moves to the next mixed point
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(_langevin_record([1.01, 1.02, 1.30, 1.01])))
+    assert table.main(["--langevin", str(good), str(bad), "--out", str(tmp_path / "t")]) == 0
+    rec = json.loads((tmp_path / "t" / "grokking_alpha.json").read_text())
+    rows = [r for r in rec["rows"] if r["source"] == "Langevin"]
+    assert len(rows) == 4
+    clean, dirty = rows[0], rows[2]
+    expected = 0.6 + 0.1 * (2 / 3 - 0.2) / 0.6
+    assert clean["alpha_c"] == pytest.approx(expected) and clean["unmixed_alphas"] == []
+    assert dirty["unmixed_alphas"] == [0.7]
+    # without alpha = 0.7, the crossing interpolates between 0.6 (0.2) and 0.8 (1.0)
+    assert dirty["alpha_c"] == pytest.approx(0.6 + 0.2 * (2 / 3 - 0.2) / 0.8)
+    assert dirty["alpha_c_all_points"] == pytest.approx(expected)
+    assert "not converged" in dirty["note"] and "1.30" in dirty["note"]
+    points = (tmp_path / "t" / "points.md").read_text()
+    assert points.count("**no**") == 2 and points.count("| yes |") == 14

@@ -28,10 +28,13 @@ from ..._observables.fourier import specialised_mask
 from ..._solver.crossing import Crossing, find_crossing
 
 __all__ = ["accuracy_midpoint", "accuracy_transition", "sweep_transition", "specialised_fraction",
-           "SPECIALISED_THRESHOLD"]
+           "chains_mixed", "SPECIALISED_THRESHOLD", "RHAT_TARGET"]
 
 #: Fourier power at the dominant frequency that marks a specialised neuron (`specialised_mask`).
 SPECIALISED_THRESHOLD = 8.0
+
+#: Split R-hat below which a finite-width Langevin point counts as mixed (`chains_mixed`).
+RHAT_TARGET = 1.05
 
 
 def accuracy_midpoint(P: int) -> float:
@@ -65,6 +68,27 @@ def accuracy_transition(alphas, accuracy, P: int, *, stderr=None) -> Crossing:
         err = np.where(np.isfinite(err), err, 0.0)[held]
     return find_crossing(a[held], acc[held], accuracy_midpoint(P), errors=err,
                          direction="rising", sweep="up", error="bracket")
+
+
+def chains_mixed(rhat, target: float = RHAT_TARGET) -> bool:
+    """Whether an ensemble of chains has mixed: every recorded split R-hat finite and < target.
+
+    The finite-width side of an alpha_c table uses only points that pass (the others count as
+    missing in `accuracy_transition`): a point whose chains disagree measures the starts, not
+    the posterior.
+
+    Args:
+        rhat: a dict of split R-hat values (e.g. `PosteriorSamples.rhat`: potential and train
+            loss) or one number.
+        target: the threshold (default `RHAT_TARGET` = 1.05).
+
+    Example:
+        >>> chains_mixed({"potential": 1.02, "train_loss": 1.04}), chains_mixed({"potential": 1.2})
+        (True, False)
+    """
+    values = list(rhat.values()) if isinstance(rhat, dict) else [rhat]
+    v = np.asarray(values, dtype=float)
+    return bool(v.size > 0 and np.all(np.isfinite(v)) and np.all(v < target))
 
 
 def specialised_fraction(w, P: int, weights=None, threshold: float = SPECIALISED_THRESHOLD) -> float:
