@@ -59,7 +59,13 @@ from ._solver.foreground import (
 from ._solver.mixing import Anderson as Anderson, Damped as Damped
 from ._solver.solution import Solution as Solution, SolveError as SolveError, Status as Status
 from ._solver.solve import FixedPoint as FixedPoint, solve as solve
-from ._solver.free_energy import FreeEnergy as FreeEnergy, free_energy as free_energy
+from ._solver.free_energy import (
+    FreeEnergy as FreeEnergy,
+    Ladder as Ladder,
+    LogPartition as LogPartition,
+    free_energy as free_energy,
+    log_partition_ladder as log_partition_ladder,
+)
 from ._io.config import (
     DEFAULT_CONFIG as DEFAULT_CONFIG,
     Config as Config,

@@ -138,3 +138,13 @@ def test_every_command_module_is_registered():
     for m in main.COMMANDS:
         assert callable(m.add_parser) and callable(m.run), m.__name__
     assert "importlib" not in (PACKAGE / "_cli" / "main.py").read_text()
+
+
+def test_the_free_energy_estimators_are_public():
+    """The ladder's settings, its result and its entry point are re-exported next to
+    `free_energy`, as the very objects of `_solver.free_energy`."""
+    import meanfield
+    from meanfield._solver import free_energy as module
+
+    for name in ("FreeEnergy", "free_energy", "Ladder", "LogPartition", "log_partition_ladder"):
+        assert getattr(meanfield, name) is getattr(module, name), name

@@ -232,9 +232,42 @@ def fixed_point_cost(*, particles: float, n: float, d: float, c: float, steps: f
     return nbytes, ops
 
 
+#: levels assumed of a free-energy ladder (`meanfield.Ladder`), whose length is only known once
+#: its pilot pass has placed them. Taken on the high side: the built-in default problem needs 6
+#: at the default overlap 0.5 (a single-neuron law in 2 coordinates); more coordinates and
+#: rougher laws need more, up to the ladder's max_levels. With the optimistic operation rate of
+#: `meanfield._misc.operations_per_second` the time estimate stays a lower bound all the same:
+#: on the default problem 23 s for the ladder's Ladder() settings, against about 36 s measured
+#: on 2 shared CPU cores (compilation included)
+LADDER_LEVELS = 32
+
+
+def ladder_cost(ladder, *, n: float, d: float, c: float, n_particles: int | None = None,
+                n_sweeps: int | None = None, levels: float = LADDER_LEVELS) -> tuple[float, float]:
+    """(bytes, operations) of `log_partition_ladder` with the settings `ladder` on `n` data
+    points of dimension `d` with `c` outputs, assuming `levels` levels: the pilot pass (two
+    windows of `pilot_steps` MALA steps per level) and the burn-in and recorded exchange sweeps,
+    each rounded up to whole chunks as the ladder runs them, of `steps_per_sweep` MALA steps at
+    every level, on `n_particles` columns; each step costs what a foreground step of one particle
+    does. The bytes are the record of the sweeps (six numbers per sample, kept twice while the
+    bridge estimates regroup it) and the live arrays of one step at every level. `n_particles`
+    and `n_sweeps`, when given, replace the ladder's."""
+    m = ladder.n_particles if n_particles is None else n_particles
+    recorded = ladder.n_sweeps if n_sweeps is None else n_sweeps
+    chunk = ladder.chunk
+    sweeps = (-(-ladder.burn_in // chunk) + -(-recorded // chunk)) * chunk
+    steps = levels * (2 * ladder.pilot_steps + sweeps * ladder.steps_per_sweep)
+    ops = steps * m * n * (d + c + _ACT)
+    nbytes = _F64 * (2 * 6 * recorded * levels * m + _LIVE * levels * m * n)
+    return nbytes, ops
+
+
 def solve_estimate(problem, solver, *, free_energy_nodes: int = 0,
-                   free_energy_steps: int = 0) -> dict:
-    """`preflight` keywords of `solve(problem, solver)` (and its free energy, when asked).
+                   free_energy_steps: int = 0, free_energy_ladder=None) -> dict:
+    """`preflight` keywords of `solve(problem, solver)` (and its free energy, when asked: by
+    thermodynamic integration with `free_energy_nodes` x `free_energy_steps` MALA steps on the
+    solver's particles, or by the ladder `free_energy_ladder`, a `meanfield.Ladder`, costed by
+    `ladder_cost`).
 
     The time counted is the least a solve can take (burn-in, `patience` passing iterations, the
     averaged ones): `max_iterations` is only a ceiling, rarely reached, so it is not refused."""
@@ -249,6 +282,9 @@ def solve_estimate(problem, solver, *, free_energy_nodes: int = 0,
     sizes = {"solver.n_points": fg.n_points} if grid else {
         "solver.n_particles": solver.n_particles, "solver.n_steps": getattr(fg, "n_steps", 1)}
     sizes.update({"solver.burn_in": solver.burn_in, "solver.n_average": solver.n_average})
+    if free_energy_ladder is not None:
+        sizes.update({"output.free_energy_particles": free_energy_ladder.n_particles,
+                      "output.free_energy_sweeps": free_energy_ladder.n_sweeps})
     patience = min(solver.patience, solver.max_iterations)
 
     def cost(**z):
@@ -262,6 +298,12 @@ def solve_estimate(problem, solver, *, free_energy_nodes: int = 0,
         nbytes += _F64 * particles * max(z["solver.n_average"], 1) * (problem.n_params + 1)
         if free_energy_nodes:
             ops += free_energy_nodes * free_energy_steps * particles * n * (d + c + _ACT)
+        if free_energy_ladder is not None:
+            # it runs after the solve: the larger of the two peaks (optimistic, as the rest)
+            b, o = ladder_cost(free_energy_ladder, n=n, d=d, c=c,
+                               n_particles=z["output.free_energy_particles"],
+                               n_sweeps=z["output.free_energy_sweeps"])
+            nbytes, ops = max(nbytes, b), ops + o
         return nbytes, ops
 
     _, per_iteration = fixed_point_cost(
@@ -271,7 +313,8 @@ def solve_estimate(problem, solver, *, free_energy_nodes: int = 0,
     note = (f"about {format_seconds(per_iteration / operations_per_second())} per fixed-point "
             "iteration, progress after each")
     return _estimate(cost, sizes, {"solver.burn_in": 0, "solver.n_average": 0,
-                                   "solver.n_points": 3}, note)
+                                   "solver.n_points": 3, "output.free_energy_particles": 16,
+                                   "output.free_energy_sweeps": 2}, note)
 
 
 def modular_estimate(P: int, alpha: float, *, particles: int, steps: float, iterations: int,

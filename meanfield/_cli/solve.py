@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .._io.config import DEFAULT_CONFIG, ConfigError, parse_config
 from .._io.results import write_results
-from .._solver.free_energy import free_energy
+from .._solver.foreground import Grid
+from .._solver.free_energy import Ladder, free_energy
 from .._solver.solve import solve
 from .common import (
     CHECKPOINT, EXIT_FAILED, EXIT_OK, FORMATTER, UsageError, format_number, preflight,
@@ -66,8 +67,10 @@ def human(summary: dict, folder) -> str:
         lines.append(f"train / test accuracy:  {format_number(summary.get('train_accuracy'), '.3f')} / "
                      f"{format_number(summary.get('test_accuracy'), '.3f')}")
     if summary.get("free_energy") is not None:
+        method = summary.get("free_energy_method")
         lines.append(f"free energy:            {summary['free_energy']:.4f} "
-                     f"+- {summary.get('free_energy_stderr') or 0:.2g}")
+                     f"+- {summary.get('free_energy_stderr') or 0:.2g}"
+                     + (f" ({method})" if method else ""))
     if summary.get("wall_time_s") is not None:
         lines.append(f"wall time:              {summary['wall_time_s']:.1f} s")
     lines.append(f"results in:             {folder}")
@@ -94,10 +97,19 @@ def run(args) -> int:
     ckpt = out / CHECKPOINT
     if args.resume and not ckpt.is_file():
         raise ConfigError(f"--resume: no checkpoint at {str(ckpt)!r} to resume from")
-    fe_nodes = options["free_energy_n_strengths"] if options["free_energy"] else 0
-    preflight("this solve", out=out, **solve_estimate(
-        problem, solver, free_energy_nodes=fe_nodes,
-        free_energy_steps=options["free_energy_n_steps"]))
+    # a grid solution's free energy is exact (method 'grid', a quadrature: no cost to speak of)
+    method = ("grid" if isinstance(solver.foreground, Grid)
+              else options["free_energy_method"])
+    ladder = Ladder(n_particles=options["free_energy_particles"],
+                    n_sweeps=options["free_energy_sweeps"])
+    if not options["free_energy"] or method == "grid":
+        fe_cost = {}
+    elif method == "ladder":
+        fe_cost = {"free_energy_ladder": ladder}
+    else:
+        fe_cost = {"free_energy_nodes": options["free_energy_n_strengths"],
+                   "free_energy_steps": options["free_energy_n_steps"]}
+    preflight("this solve", out=out, **solve_estimate(problem, solver, **fe_cost))
     if ckpt.is_file() and not args.quiet:
         print(f"meanfield: resuming from {ckpt}", file=sys.stderr)
 
@@ -110,8 +122,14 @@ def run(args) -> int:
     fe = None
     if options["free_energy"] and solution.usable:
         try:
-            fe = free_energy(solution, n_strengths=options["free_energy_n_strengths"],
-                             n_steps=options["free_energy_n_steps"], key=seed)
+            if method == "grid":
+                fe = free_energy(solution, method="grid")
+            elif method == "ladder":
+                fe = free_energy(solution, method="ladder", ladder=ladder, key=seed)
+            else:
+                fe = free_energy(solution, method="thermodynamic_integration",
+                                 n_strengths=options["free_energy_n_strengths"],
+                                 n_steps=options["free_energy_n_steps"], key=seed)
         except Exception as err:  # the free energy is an extra; report and go on
             print(f"meanfield: free energy failed: {err}", file=sys.stderr)
     wall = time.perf_counter() - t0

@@ -7,8 +7,10 @@ A results folder holds
   background field, the discrepancy/residual, ``history_<name>`` arrays, and the train/test
   inputs, targets and predictions;
 * ``neurons.png``, ``convergence.png``, ``predictions.png`` -- figures;
-* ``summary.json``  -- `Solution.summary()` plus the free energy (when computed), seed, wall
-  time, package versions and the git revision of the package's checkout.
+* ``summary.json``  -- `Solution.summary()` plus the free energy (when computed: its value,
+  error bar, ``free_energy_method``, the equilibrium gap of `meanfield.FreeEnergy` and, for the
+  ladder, its number of levels and smallest swap rate), seed, wall time, package versions and
+  the git revision of the package's checkout.
 
 Each file is written to a temporary sibling and moved into place with `os.replace`, and
 ``summary.json`` is written last, after removing any old one: a folder without it is incomplete
@@ -165,6 +167,13 @@ def build_summary(solution, *, free_energy=None, seed=None, wall_time=None,
         summary["free_energy"] = float(free_energy.value)
         summary["free_energy_stderr"] = float(free_energy.stderr)
         summary["free_energy_method"] = free_energy.method
+        summary["free_energy_equilibrium_gap"] = float(free_energy.equilibrium_gap)
+        summary["free_energy_equilibrium_gap_stderr"] = float(free_energy.equilibrium_gap_stderr)
+        summary["free_energy_equilibrated"] = free_energy.equilibrated
+        ladder = free_energy.details
+        if ladder is not None:  # method 'ladder': how long it was and how well it mixed
+            summary["free_energy_levels"] = ladder.n_levels
+            summary["free_energy_min_swap_rate"] = ladder.min_swap_rate
     summary["seed"] = seed if seed is not None else solution.seed
     summary["wall_time_s"] = wall_time
     summary["problem"] = type(solution.problem).__name__

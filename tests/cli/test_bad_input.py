@@ -411,6 +411,9 @@ CONFIG_CASES = [
     ({"task.seed": -1}, "task.seed"),
     ({"solver.burn_in": -1}, "solver.burn_in"),
     ({"output.checkpoint_every": 0}, "output.checkpoint_every"),
+    ({"output.free_energy_method": "nonsense"}, "output.free_energy_method"),
+    ({"output.free_energy_particles": 8}, "output.free_energy_particles"),
+    ({"output.free_energy_sweeps": 0}, "output.free_energy_sweeps"),
 ]
 
 
@@ -453,11 +456,14 @@ TOO_LARGE = [
                "model": {"kind": "bayesian", "activation": "quadratic", "width": 100.0,
                          "noise": 0.01, "stabiliser": 1.0},
                "solver": {"n_particles": 2048, "n_steps": 50}}, "would"),
+    ("solve", {"output": {"free_energy": True, "free_energy_particles": 10_000_000,
+                          "free_energy_sweeps": 1000}}, "output.free_energy_particles <="),
 ]
 
 
 @pytest.mark.parametrize("command,over,message", TOO_LARGE,
-                         ids=["particles", "steps", "burn_in", "gaussian_dim", "modular_P"])
+                         ids=["particles", "steps", "burn_in", "gaussian_dim", "modular_P",
+                              "free_energy_ladder"])
 def test_too_large_solves_are_refused(command, over, message, tmp_path, capsys, stubbed):
     cfg = json.loads(json.dumps(TINY))
     for key, value in over.items():

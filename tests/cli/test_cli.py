@@ -33,8 +33,9 @@ def run(capsys, *argv):
 
 
 def test_solve_json_and_files(tmp_path, capsys):
-    cfg = {**TINY, "output": {"free_energy": True, "free_energy_n_strengths": 2,
-                              "free_energy_n_steps": 5}}
+    # the free energy by the ladder, the default method, at its smallest settings
+    cfg = {**TINY, "output": {"free_energy": True, "free_energy_particles": 16,
+                              "free_energy_sweeps": 2}}
     out_dir = tmp_path / "out"
     rc, out, err = run(capsys, "solve", write_config(tmp_path, cfg), "--out", str(out_dir),
                        "--json", "--quiet")
@@ -43,6 +44,9 @@ def test_solve_json_and_files(tmp_path, capsys):
     for key in ("status", "iterations", "self_consistency_error", "train_loss", "test_loss",
                 "free_energy", "versions", "wall_time_s"):
         assert key in summary
+    assert summary["free_energy_method"] == "ladder" and np.isfinite(summary["free_energy"])
+    assert summary["free_energy_levels"] >= 2 and 0 <= summary["free_energy_min_swap_rate"] <= 1
+    assert "free_energy_equilibrium_gap" in summary
     # 128 particles cannot resolve rtol: as good as they can tell, and the summary says so
     assert summary["status"] in ("converged", "noise_limited") and summary["seed"] == 1
     if summary["status"] == "noise_limited":
@@ -59,8 +63,35 @@ def test_solve_json_and_files(tmp_path, capsys):
     other = tmp_path / "figs"
     rc, out, err = run(capsys, "show", str(out_dir), "--to", str(other))
     assert rc == 0, err
-    assert summary["status"] in out
+    assert summary["status"] in out and "(ladder)" in out
     assert (other / "neurons.png").is_file() and (other / "predictions.png").is_file()
+
+
+def test_solve_free_energy_by_thermodynamic_integration(tmp_path, capsys):
+    cfg = {**TINY, "output": {"free_energy": True,
+                              "free_energy_method": "thermodynamic_integration",
+                              "free_energy_n_strengths": 2, "free_energy_n_steps": 5}}
+    out_dir = tmp_path / "o"
+    rc, out, err = run(capsys, "solve", write_config(tmp_path, cfg), "--out", str(out_dir),
+                       "--quiet")
+    assert rc == 0, err
+    assert "(thermodynamic_integration)" in out  # the human summary names the method
+    summary = load_results(out_dir).summary
+    assert summary["free_energy_method"] == "thermodynamic_integration"
+    assert np.isfinite(summary["free_energy"]) and "free_energy_levels" not in summary
+    # the config written back keeps the method: the folder reopens as it was run
+    assert load_results(out_dir).config["output"]["free_energy_method"] == \
+        "thermodynamic_integration"
+
+
+def test_unknown_free_energy_method_exit_2(tmp_path, capsys):
+    bad = {**TINY, "output": {"free_energy": True, "free_energy_method": "nonsense"}}
+    rc, out, err = run(capsys, "solve", write_config(tmp_path, bad), "--out",
+                       str(tmp_path / "o"))
+    assert rc == 2
+    assert "output.free_energy_method" in err and "'nonsense'" in err
+    assert "'ladder', 'thermodynamic_integration'" in err
+    assert "Traceback" not in err and out == "" and not (tmp_path / "o").exists()
 
 
 def test_human_summary_and_seed_override(tmp_path, capsys):

@@ -33,6 +33,20 @@ def test_default_config_builds_the_documented_problem():
     assert options["free_energy"] is True
 
 
+def test_free_energy_defaults_to_the_ladder():
+    options = parse({}).options
+    assert options["free_energy_method"] == "ladder"
+    assert options["free_energy_particles"] == 512 and options["free_energy_sweeps"] == 200
+    assert options["config"]["output"]["free_energy_method"] == "ladder"
+    ti = parse({"output": {"free_energy_method": "thermodynamic_integration",
+                           "free_energy_n_strengths": 8}}).options
+    assert ti["free_energy_method"] == "thermodynamic_integration"
+    assert ti["free_energy_n_strengths"] == 8 and ti["free_energy_n_steps"] == 200
+    # a config written before the method existed (with the TI keys) still parses
+    old = parse({"output": {"free_energy_n_strengths": 12, "free_energy_n_steps": 200}})
+    assert old.options["free_energy_method"] == "ladder"
+
+
 def test_empty_config_uses_defaults():
     problem, solver, seed, options = parse({})
     assert isinstance(problem, mf.BayesianProblem) and seed == 0
@@ -71,6 +85,12 @@ def test_round_trip_through_toml(tmp_path):
     ({"solver": {"memory": 3}}, ["solver.memory", "mixing = 'anderson'"]),
     ({"solver": {"learning_rate": 0.1}}, ["solver.learning_rate", "gradient_descent"]),
     ({"model": {"kind": "training"}, "output": {"free_energy": True}}, ["output.free_energy"]),
+    ({"output": {"free_energy_method": "nonsense"}},
+     ["output.free_energy_method", "'nonsense'", "'ladder', 'thermodynamic_integration'"]),
+    ({"output": {"free_energy_method": "laddr"}}, ["did you mean 'ladder'"]),
+    ({"output": {"free_energy_particles": 8}}, ["output.free_energy_particles", "[16, "]),
+    ({"output": {"free_energy_sweeps": 1}}, ["output.free_energy_sweeps", "[2, "]),
+    ({"output": {"free_energy_sweeps": 2.5}}, ["output.free_energy_sweeps", "integer"]),
     ({"model": {"action": "cavity", "trace_term": True}}, ["model.trace_term"]),
     ({"task": "cubic"}, ["task", "table"]),
     ({"seed": -1}, ["seed", "[0, 2^62]"]),
