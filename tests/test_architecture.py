@@ -53,8 +53,8 @@ def violations(root: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
-        if rel.parts == ("__init__.py",):
-            continue  # the public namespace re-exports from every layer
+        if rel.parts in (("__init__.py",), ("__main__.py",)):
+            continue  # the public namespace re-exports from every layer; `python -m` entry
         own = rel.parts[0].removesuffix(".py")
         bad = []
         if own not in LAYERS:

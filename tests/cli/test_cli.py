@@ -219,3 +219,11 @@ def test_print_config_is_the_default_and_parses(capsys):
     rc, out, _ = run(capsys, "solve", "--print-config")
     assert rc == 0 and out == DEFAULT_CONFIG
     parse_config(tomllib.loads(out))  # a valid config a user can start from
+
+
+def test_python_dash_m_runs_the_command_line():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "meanfield", "--help"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "demo" in out.stdout, out.stderr
