@@ -3,7 +3,7 @@ check (c)).
 
 Runs `meanfield.grokking_sweep(..., free_energy=True)` (both continuation sweeps, F of every
 usable point by the replica-exchange ladder with its equilibrium check) and writes a table,
-`free_energy_hysteresis.json`: per alpha the two sweeps' test accuracies, F, error bars, the
+`free_energy_hysteresis.json` (and `.md`): per alpha the two sweeps' test accuracies, F, error bars, the
 verdict (`GrokkingSweep.free_energy_gap`) and whether each cloud is the law of its own
 background. Where the sweeps differ (hysteresis) and both clouds pass the check, the F crossing
 is reported against the two spinodals (the last alpha of the up sweep still on its branch and
@@ -64,6 +64,31 @@ def crossing(res, rows):
             "spinodal_high": float(a.max()), "crossing": list(c)}
 
 
+def markdown(result) -> str:
+    """The table of a result (one row per alpha) and the crossing verdict, as markdown."""
+    def f(v, fmt):
+        return "" if v is None else format(v, fmt)
+
+    lines = [f"Branch selection by F: P = {result['P']}, N = {result['N']:g}, sigma^2 = "
+             f"{result['sigma2']:g}, {result['particles']} particles, "
+             f"{result['wall_time_s']:.0f} s.", "",
+             "| alpha | test acc up | test acc down | specialised up / down | F up | F down | "
+             "delta F = F_up - F_down | cloud = law of its background (up / down) | "
+             "kernel distance | verdict |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['alpha']:g} | {f(r['test_accuracy_up'], '.3f')} | "
+            f"{f(r['test_accuracy_down'], '.3f')} | {f(r['specialised_up'], '.3f')} / "
+            f"{f(r['specialised_down'], '.3f')} | {f(r['F_up'], '.4g')} ± "
+            f"{f(r['F_up_stderr'], '.2g')} | {f(r['F_down'], '.4g')} ± "
+            f"{f(r['F_down_stderr'], '.2g')} | {f(r['delta_F'], '.4g')} ± "
+            f"{f(r['stderr'], '.2g')} | {r['equilibrated_up']} / {r['equilibrated_down']} | "
+            f"{f(r['kernel_distance'], '.3f')} | {r['selected']} |")
+    lines += ["", "Crossing: " + json.dumps(result["crossing"])]
+    return "\n".join(lines) + "\n"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--P", type=int, default=11)
@@ -86,6 +111,7 @@ def main():
               "rows": rows, "crossing": crossing(res, rows),
               "wall_time_s": time.perf_counter() - t0}
     (out / "free_energy_hysteresis.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "free_energy_hysteresis.md").write_text(markdown(result))
     for r in rows:
         print(json.dumps(r))
     print(json.dumps(result["crossing"]))
