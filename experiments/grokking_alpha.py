@@ -79,7 +79,9 @@ def _langevin_transition(d, width, start, rhat_target=RHAT_TARGET):
                 "alpha_t_all_points": c_all.value, "alpha_t_all_points_err": c_all.error,
                 "unmixed_alphas": [q["alpha"] for q, m in zip(pts, mixed) if not m],
                 "n_points": len(pts),
-                "rhat_max": max(max(q["rhat"].values()) for q in pts) if pts else None}
+                "rhat_max": max(max(q["rhat"].values()) for q in pts) if pts else None,
+                "steps_max": max(q.get("total_steps", d["config"]["warmup"] + d["config"]["samples"]
+                                       * d["config"]["thin"]) for q in pts) if pts else None}
     else:
         bs = sorted((b for b in d["baselines"] if b["width"] == width and b[start]),
                     key=lambda b: b["alpha"])
@@ -108,6 +110,7 @@ def main(argv=None) -> int:
     from meanfield._io.results import write_experiment
 
     rows, point_rows = [], []
+    ringed = False  # one legend entry for the "not mixed" rings
     fig, ax = plt.subplots(figsize=(8, 5))
     P = None
     for i, folder in enumerate(args.mf):
@@ -147,7 +150,10 @@ def main(argv=None) -> int:
                             label=f"Langevin N={width} ({start} start)")
                 bad = [q for q in pts if not chains_mixed(q["rhat"], args.rhat_target)]
                 ax.plot([q["alpha"] for q in bad], [q["test_accuracy_chains_mean"] for q in bad],
-                        "o", ms=8, mfc="none", color="r", ls="none")
+                        "o", ms=8, mfc="none", color="r", ls="none",
+                        label=None if ringed else f"chains not mixed (R-hat >= "
+                                                  f"{args.rhat_target:g}): left out of alpha_c")
+                ringed = ringed or bool(bad)
                 for q in pts:
                     point_rows.append({
                         "P": d["P"], "N": width, "start": start, "alpha": q["alpha"],
@@ -168,6 +174,10 @@ def main(argv=None) -> int:
                                     new["alpha_t"])
                     t = {**t, **new}
                     note = "" if t["alpha_t"] is not None else "no crossing below alpha = 1"
+                    if t.get("n_points") and not t.get("unmixed_alphas"):
+                        note = (f"all {t['n_points']} points mixed (R-hat max "
+                                f"{t['rhat_max']:.3f}; {d['config']['chains']} chains x up to "
+                                f"{t['steps_max']} steps)" + (f"; {note}" if note else ""))
                     if t.get("unmixed_alphas"):
                         left = ", ".join(f"{a:g}" for a in t["unmixed_alphas"])
                         note = (f"not converged: {len(t['unmixed_alphas'])} of {t['n_points']} "
@@ -215,8 +225,11 @@ def main(argv=None) -> int:
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         s2 = "" if r["sigma2"] is None else f"{r['sigma2']:.4g}"
+        shown = _fmt(r["alpha_c"], r["alpha_c_err"] or 0.0)
+        if r["alpha_c"] is None and r.get("unmixed_alphas"):
+            shown = "not measured"  # the chains have not mixed where it would be read off
         lines.append(f"| {r['source']} | {r['P']} | {r['N']} | {s2} | {r['action']} "
-                     f"{r['start']} | {_fmt(r['alpha_c'], r['alpha_c_err'] or 0.0)} | "
+                     f"{r['start']} | {shown} | "
                      f"{r['note']} |")
     table = "\n".join(lines)
     plines = [f"Every finite-width Langevin point: split R-hat and ESS (over all chains) of the "
