@@ -16,6 +16,9 @@ result (they depend on the machine and its load). See benchmarks/README.md for t
 * two_hot_step: the MALA step on modular addition with the dense pre-activation matmul x.w
   against the gather of the two non-zeros per two-hot row (`Data.project`); same particles and
   background, timed side by side: the speed-up and the flop ratio it should approach.
+* background: the Bayesian background (tbar from one Cholesky factorisation, jitted) at the
+  modular-addition sizes of P = 23, 41, 97, against the earlier explicit-inverse path and one
+  bare Cholesky factorisation, side by side.
 * solve_default: the built-in default problem of `meanfield solve` end to end, split into the
   fixed-point iterations and the compilation/overheads, with the per-iteration particle-step time.
 * brute_force (benchmarks/brute_force.py): the mean-field solve against finite-width Langevin
@@ -149,6 +152,41 @@ def two_hot_step(P: int, alpha: float, n_particles: int, n_steps: int = 20) -> d
             "flop_ratio_dense_over_gather": (2 * n * d + 2 * n * c) / (2 * n * 2 + 2 * n * c)}
 
 
+def background(P: int, alpha: float, n_particles: int = 1024) -> dict:
+    """The Bayesian background (tbar = A^{-1} y, A = Q + sigma^2 I) of a modular-addition
+    kernel measured on prior particles: the library's `BayesianProblem.background` (one Cholesky
+    factorisation and a solve against y, jitted; A^{-1} only for actions that read it) and the
+    admissibility check, against (a) the earlier path, inline: factorisation, explicit inverse
+    by a solve against the identity, symmetrisation and A^{-1} y, and (b) one bare Cholesky
+    factorisation of A (the floor any background must pay)."""
+    import jax.scipy.linalg as jsl
+
+    task = mf.modular_addition(P, alpha, seed=0)
+    problem = mf.BayesianProblem(task, mf.Quadratic(), width=100.0, noise=0.015,
+                                 action=mf.LinearisedAction(stabiliser=1.0))
+    cloud = problem.init_particles(jax.random.PRNGKey(0), n_particles)
+    kernel = problem.measure(cloud)
+    noise, y = problem.noise, problem.data.y
+
+    def explicit_inverse(kernel):  # the path before this benchmark existed, not jitted
+        a = kernel + noise * jnp.eye(kernel.shape[0], dtype=kernel.dtype)
+        factor = jsl.cho_factor(a, lower=True)
+        inv = jsl.cho_solve(factor, jnp.eye(kernel.shape[0], dtype=kernel.dtype))
+        inv = 0.5 * (inv + inv.T)
+        return inv, inv @ y
+
+    chol = jax.jit(lambda k: jnp.linalg.cholesky(k + noise * jnp.eye(k.shape[0], dtype=k.dtype)))
+    t_new = _time(lambda k: problem.background(k).discrepancy, kernel)
+    t_adm = _time(lambda k: jnp.asarray(problem.field_is_admissible(k)), kernel)
+    t_old = _time(explicit_inverse, kernel)
+    t_chol = _time(chol, kernel)
+    return {"P": P, "alpha": alpha, "n_data": int(task.train.n),
+            "seconds_background": t_new, "seconds_admissibility": t_adm,
+            "seconds_explicit_inverse_path": t_old, "seconds_cholesky": t_chol,
+            "speedup_over_explicit_inverse": t_old / t_new,
+            "background_over_cholesky": t_new / t_chol}
+
+
 def solve_default(quick: bool) -> dict:
     from meanfield._io.config import DEFAULT_CONFIG, loads, parse_config
 
@@ -200,6 +238,16 @@ def main(argv=None) -> int:
               f"{r['seconds_per_step_dense']*1e3:8.3f} ms, gather "
               f"{r['seconds_per_step_gather']*1e3:8.3f} ms: x{r['speedup_gather_over_dense']:.2f}"
               f" (flop ratio {r['flop_ratio_dense_over_gather']:.2f})", flush=True)
+    results["background"] = []
+    for P, alpha in ([(11, 0.5)] if args.quick else [(23, 0.5), (41, 0.5), (97, 0.3)]):
+        r = background(P, alpha)
+        results["background"].append(r)
+        print(f"background P={P:3d} alpha={alpha} n={r['n_data']:4d}: "
+              f"{r['seconds_background']*1e3:8.2f} ms (admissibility "
+              f"{r['seconds_admissibility']*1e3:.2f} ms), explicit-inverse path "
+              f"{r['seconds_explicit_inverse_path']*1e3:8.2f} ms: "
+              f"x{r['speedup_over_explicit_inverse']:.2f}; "
+              f"{r['background_over_cholesky']:.2f} x one Cholesky", flush=True)
     if not args.quick:
         results["solve_default"] = s = solve_default(args.quick)
         print(f"solve_default: {s['status']} in {s['iterations']} iterations, cold "

@@ -55,3 +55,13 @@ def test_cost_scaling_reports_exponents():
     for method in ("mean_field_iteration", "langevin_step"):
         for axis in r[method].values():
             assert all(t > 0 for t in axis["seconds"]) and math.isfinite(axis["exponent"])
+
+
+def test_background_reports_the_speedup_over_the_explicit_inverse():
+    bench = _load()
+    r = bench.background(5, 0.6, n_particles=64)
+    for key in ("seconds_background", "seconds_admissibility", "seconds_explicit_inverse_path",
+                "seconds_cholesky", "speedup_over_explicit_inverse", "background_over_cholesky"):
+        assert math.isfinite(r[key]) and r[key] > 0, (key, r[key])
+    assert r["n_data"] == 15
+    json.dumps(r)

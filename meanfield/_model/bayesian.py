@@ -85,6 +85,11 @@ class LinearisedAction(eqx.Module):
     def uses_log_det(self) -> bool:
         return self.trace_term
 
+    @property
+    def needs_inverse(self) -> bool:
+        """Whether log_weight reads A^{-1} (only the trace term does)."""
+        return self.trace_term
+
 
 class CavityAction(eqx.Module):
     """Rank-one (cavity) action: one neuron's contribution to log-likelihood kept exactly.
@@ -111,13 +116,43 @@ class CavityAction(eqx.Module):
     def uses_log_det(self) -> bool:
         return True
 
+    @property
+    def needs_inverse(self) -> bool:
+        """Whether log_weight reads A^{-1} (the rank-one correction phi.A^{-1}phi does)."""
+        return True
+
 
 class BayesianBackground(eqx.Module):
-    """Frozen background of the Bayesian mean field: kernel Q, A^{-1} and discrepancy tbar."""
+    """Frozen background of the Bayesian mean field: kernel Q, A^{-1} and discrepancy tbar.
+
+    `inverse` (A^{-1}, A = Q + sigma^2 I) is None when the action does not read it
+    (`needs_inverse`: the plain linearised action needs only tbar = A^{-1} y).
+    """
 
     kernel: Float[Array, "n n"]
-    inverse: Float[Array, "n n"]
+    inverse: Float[Array, "n n"] | None
     discrepancy: Float[Array, "n c"]
+
+
+@jax.jit
+def _admissible(kernel, noise):
+    a = kernel + noise * jnp.eye(kernel.shape[0], dtype=kernel.dtype)
+    return jnp.all(jnp.isfinite(jnp.linalg.cholesky(a)))
+
+
+def _background_arrays(kernel, noise, y, with_inverse: bool):
+    """(A^{-1} or None, tbar = A^{-1} y) from one Cholesky factorisation of A = Q + noise I."""
+    n = kernel.shape[0]
+    a = kernel + noise * jnp.eye(n, dtype=kernel.dtype)
+    factor = jsl.cho_factor(a, lower=True)
+    tbar = jsl.cho_solve(factor, y)
+    if not with_inverse:
+        return None, tbar
+    inverse = jsl.cho_solve(factor, jnp.eye(n, dtype=kernel.dtype))
+    return 0.5 * (inverse + inverse.T), tbar
+
+
+_background_jit = jax.jit(_background_arrays, static_argnames="with_inverse")
 
 
 class BayesianProblem(AbstractProblem):
@@ -216,16 +251,17 @@ class BayesianProblem(AbstractProblem):
         return self.sigma_a2 * (phi.T * particles.weights) @ phi
 
     def background(self, kernel) -> BayesianBackground:
-        a = kernel + self.noise * jnp.eye(kernel.shape[0], dtype=kernel.dtype)
-        factor = jsl.cho_factor(a, lower=True)
-        inverse = jsl.cho_solve(factor, jnp.eye(kernel.shape[0], dtype=kernel.dtype))
-        inverse = 0.5 * (inverse + inverse.T)
-        return BayesianBackground(kernel, inverse, inverse @ self.data.y)
+        """The frozen background of kernel Q: tbar = A^{-1} y from one Cholesky factorisation
+        of A = Q + sigma^2 I (compiled once per shape), and A^{-1} only when the action reads
+        it (`needs_inverse`)."""
+        kernel = jnp.asarray(kernel)
+        inverse, tbar = _background_jit(kernel, self.noise, self.data.y,
+                                        with_inverse=self.action.needs_inverse)
+        return BayesianBackground(kernel, inverse, tbar)
 
     def field_is_admissible(self, kernel) -> bool:
         """A kernel iterate is usable when Q + sigma^2 I is positive definite."""
-        a = kernel + self.noise * jnp.eye(kernel.shape[0], dtype=kernel.dtype)
-        return bool(jnp.all(jnp.isfinite(jnp.linalg.cholesky(a))))
+        return bool(_admissible(jnp.asarray(kernel), self.noise))
 
     # --- observables --------------------------------------------------------------------
     def predict(self, particles: Particles, background: BayesianBackground, x,

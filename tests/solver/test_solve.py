@@ -232,20 +232,24 @@ def test_iterate_averaging_pools_the_clouds_and_beats_a_single_iterate():
     grid = _grid_solve(problem, n_points=121, extent=9.0)
     x = np.asarray(task.test.x)
     f_exact = np.asarray(grid.predict(x))
-    errs = {}
-    for k in (0, 16):
-        solver = mf.FixedPoint(n_particles=1024, mixing=mf.Anderson(), n_average=k)
-        sol = mf.solve(problem, solver, key=2, progress=False)
-        assert sol.particles.n_particles == 1024 * max(k, 1)
-        if k:  # without averaging the field is the mixed one, not the last cloud's
-            np.testing.assert_allclose(np.asarray(sol.field),
-                                       np.asarray(_solve._measure_jit(problem, sol.particles)),
-                                       rtol=1e-10, atol=1e-12)
-        errs[k] = float(np.sqrt(np.mean((np.asarray(sol.predict(x)) - f_exact) ** 2)))
+    errs = {0: [], 16: []}
+    for key in (0, 3):
+        for k in (0, 16):
+            solver = mf.FixedPoint(n_particles=1024, mixing=mf.Anderson(), n_average=k)
+            sol = mf.solve(problem, solver, key=key, progress=False)
+            assert sol.particles.n_particles == 1024 * max(k, 1)
+            if k:  # without averaging the field is the mixed one, not the last cloud's
+                np.testing.assert_allclose(
+                    np.asarray(sol.field), np.asarray(_solve._measure_jit(problem, sol.particles)),
+                    rtol=1e-10, atol=1e-12)
+            errs[k].append(float(np.sqrt(np.mean((np.asarray(sol.predict(x)) - f_exact) ** 2))))
     assert "averaged over 16" in sol.message
-    # measured: 0.26 for one iterate, 0.0019 averaged (the unaveraged predictor pairs the last
-    # cloud's Q(x*, X) with the mixed background, and tau amplifies the mismatch)
-    assert errs[16] < 0.1 * errs[0], errs
+    # measured over seeds 0-4: one iterate 0.04-0.39 rms from the grid (the unaveraged
+    # predictor pairs the last cloud's Q(x*, X) with the mixed background, and tau amplifies
+    # the mismatch; which seed lands where is chaotic), 16 averaged 0.0025-0.0048 (one 0.021
+    # with the older explicit-inverse tbar); seeds 0 and 3: 0.23 and 0.19 against 0.0030, 0.0033
+    assert max(errs[16]) < 0.01, errs
+    assert np.mean(errs[16]) < 0.1 * np.mean(errs[0]), errs
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True])
