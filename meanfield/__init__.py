@@ -165,3 +165,4 @@ from ._apps.grokking.sweep import (
     plot_grokking_sweep as plot_grokking_sweep,
 )
 from ._apps.grokking.seed import fourier_seeded_weights as fourier_seeded_weights
+from ._apps.grokking.transition import chains_mixed as chains_mixed
