@@ -18,7 +18,8 @@ import jax.numpy as jnp
 from ..._misc import check_fraction, check_integer, check_positive
 from ..._model.particles import Particles
 from .base import AbstractForeground
-from .mala import adapt_step_size, mala_chain, mala_init
+from .mala import (MALAState, adapt_step_size, mala_chain, mala_init, scale_potential, scale_state,
+                   unscale_state)
 
 
 class LangevinState(eqx.Module):
@@ -90,3 +91,23 @@ def langevin_steps(problem, theta, background, key, step_size, strength, *, n_st
     state, _, taken = mala_chain(value_and_grad, mala_init(value_and_grad, theta), key,
                                  step_size, n_steps, metropolis=metropolis)
     return state.position, taken
+
+
+def energy_value_and_grad(problem, background, strength):
+    """theta (M, p) -> (U (M,), grad U (M, p)): the energy of every particle (row) and its
+    gradient."""
+    return jax.vmap(jax.value_and_grad(lambda t: problem.energy(t, background, strength)))
+
+
+@eqx.filter_jit
+def langevin_chain(problem, state: MALAState, background, key, step_size, strength, *, n_steps,
+                   metropolis, beta=1.0):
+    """`langevin_steps` from a state of U whose value and gradient are known: state =
+    MALAState(theta, U (M,), grad U (M, p)), unscaled. Evaluates nothing at the start (the
+    chain under beta U starts from beta U and beta grad U) and returns the final state of U,
+    with its value and gradient, and the fraction of moves taken; so a caller that changes beta
+    between calls (tempering) evaluates U once per proposal only."""
+    value_and_grad = scale_potential(energy_value_and_grad(problem, background, strength), beta)
+    state, _, taken = mala_chain(value_and_grad, scale_state(state, beta), key, step_size,
+                                 n_steps, metropolis=metropolis, has_aux=True)
+    return unscale_state(state), taken

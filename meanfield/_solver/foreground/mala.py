@@ -43,7 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["MALAState", "MALAInfo", "mala_init", "mala_step", "mala_chain", "adapt_step_size"]
+__all__ = ["MALAState", "MALAInfo", "mala_init", "mala_step", "mala_chain", "adapt_step_size",
+           "scale_potential", "scale_state", "unscale_state"]
 
 
 class MALAState(NamedTuple):
@@ -77,6 +78,43 @@ def mala_init(value_and_grad: Callable, position, *, has_aux: bool = False) -> M
     ((U(x), aux), grad U(x)) with `has_aux=True`.
     """
     return _evaluate(value_and_grad, position, has_aux)
+
+
+def scale_potential(value_and_grad: Callable, beta) -> Callable:
+    """The potential beta U from U's `value_and_grad`, to be run with `has_aux=True`:
+    x -> ((beta U(x), (U(x), grad U(x))), beta grad U(x)).
+
+    Its states carry the unscaled U and grad U as their aux, so that a chain can be stopped and
+    restarted at another beta (tempering) without evaluating U again: `scale_state` makes such a
+    state from a state of U, `unscale_state` gives the state of U back.
+
+    >>> import jax, jax.numpy as jnp
+    >>> vg = jax.value_and_grad(lambda x: 0.5 * jnp.sum(x**2))
+    >>> state = scale_state(mala_init(vg, jnp.ones(2)), 0.5)
+    >>> state, _ = mala_step(scale_potential(vg, 0.5), state, jax.random.PRNGKey(0), 0.5,
+    ...                      has_aux=True)
+    >>> bool(jnp.allclose(unscale_state(state).value, 0.5 * jnp.sum(state.position**2)))
+    True
+    """
+    def scaled(position):
+        value, grad = value_and_grad(position)
+        return ((beta * value, (value, grad)),
+                jax.tree_util.tree_map(lambda g: beta * g, grad))
+
+    return scaled
+
+
+def scale_state(state: MALAState, beta) -> MALAState:
+    """The state of `scale_potential(., beta)` at a state of U (whose aux is dropped)."""
+    return MALAState(state.position, beta * state.value,
+                     jax.tree_util.tree_map(lambda g: beta * g, state.grad),
+                     (state.value, state.grad))
+
+
+def unscale_state(state: MALAState) -> MALAState:
+    """The state of U back from a state of `scale_potential(., beta)`."""
+    value, grad = state.aux
+    return MALAState(state.position, value, grad)
 
 
 def _leaf_step_sizes(step_size, treedef, n_leaves):

@@ -1,8 +1,12 @@
 r"""`Tempering`: replica exchange (parallel tempering) in temperature, all particles at once.
 
 Each level k of a geometric ladder beta_0 < ... < beta_{L-1} = 1 samples exp(-beta_k U) with the
-MALA kernel (`langevin.langevin_steps`); neighbouring levels exchange states with probability
+MALA kernel (`langevin.langevin_chain`); neighbouring levels exchange states with probability
 min(1, exp((beta_{k+1} - beta_k) (U(theta_{k+1}) - U(theta_k)))).
+
+The unscaled U and grad U of every replica are evaluated once per call and then carried: through
+the MALA blocks (the state of the last accepted proposal) and through the swaps (exchanged with
+the positions), so a call costs n_steps + 1 evaluations, not n_steps + 2 per block.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import numpy as np
 from ..._misc import check_fraction, check_integer, check_positive
 from ..._model.particles import Particles
 from .base import AbstractForeground
-from .langevin import langevin_steps
-from .mala import adapt_step_size
+from .langevin import energy_value_and_grad, langevin_chain
+from .mala import MALAState, adapt_step_size
 
 
 class TemperingState(eqx.Module):
@@ -119,16 +123,24 @@ class Tempering(AbstractForeground):
 
 def exchange_neighbours(theta, log_ratio, active, key):
     """One replica-exchange move between neighbouring levels: the pair (k, k+1) of an `active`
-    (L-1,) row swaps its states (theta: (L, M, p)) particle by particle where log u <
-    log_ratio (L-1, M). Returns (theta, the swap rate per pair, 0 where inactive)."""
-    u = jax.random.uniform(key, log_ratio.shape, dtype=theta.dtype)
+    (L-1,) row swaps its states particle by particle where log u < log_ratio (L-1, M). A state
+    is theta (L, M, p), or any pytree of (L, M, ...) arrays swapped together (e.g. a `MALAState`:
+    the positions with their U and grad U); u is drawn in the dtype of its first leaf. Returns
+    (theta, the swap rate per pair, 0 where inactive)."""
+    dtype = jax.tree_util.tree_leaves(theta)[0].dtype
+    u = jax.random.uniform(key, log_ratio.shape, dtype=dtype)
     take = active[:, None] & (jnp.log(u) < log_ratio)  # (L-1, M)
-    none = jnp.zeros((1, theta.shape[1]), dtype=bool)
-    up = jnp.concatenate([take, none], axis=0)[..., None]  # level k takes k+1's state
-    down = jnp.concatenate([none, take], axis=0)[..., None]  # level k+1 takes k's state
-    theta = jnp.where(up, jnp.roll(theta, -1, axis=0),
-                      jnp.where(down, jnp.roll(theta, 1, axis=0), theta))
-    return theta, jnp.where(active, jnp.mean(take.astype(theta.dtype), axis=1), 0.0)
+    none = jnp.zeros((1, take.shape[1]), dtype=bool)
+    up = jnp.concatenate([take, none], axis=0)  # level k takes k+1's state
+    down = jnp.concatenate([none, take], axis=0)  # level k+1 takes k's state
+
+    def swap(a):
+        tail = (1,) * (a.ndim - 2)
+        return jnp.where(up.reshape(up.shape + tail), jnp.roll(a, -1, axis=0),
+                         jnp.where(down.reshape(down.shape + tail), jnp.roll(a, 1, axis=0), a))
+
+    theta = jax.tree_util.tree_map(swap, theta)
+    return theta, jnp.where(active, jnp.mean(take.astype(dtype), axis=1), 0.0)
 
 
 @eqx.filter_jit
@@ -136,29 +148,28 @@ def _tempered(problem, theta, background, key, step_size, betas, strength, *, n_
               block_steps):
     n_levels = theta.shape[0]
 
-    def energy(t):  # U per particle: (M, p) -> (M,)
-        return jax.vmap(lambda x: problem.energy(x, background, strength))(t)
-
-    def mala_level(t, k, h, beta):
-        return langevin_steps(problem, t, background, k, h, strength, n_steps=block_steps,
+    def mala_level(state, k, h, beta):
+        return langevin_chain(problem, state, background, k, h, strength, n_steps=block_steps,
                               metropolis=True, beta=beta)
 
     def block(carry, k):
-        th, acc, swp, parity = carry
+        st, acc, swp, parity = carry
         k_move, k_swap = jax.random.split(k)
-        th, a = jax.vmap(mala_level)(th, jax.random.split(k_move, n_levels), step_size, betas)
-        u_all = jax.vmap(energy)(th)  # (L, M)
-        # exchange pairs (k, k+1) with k of the current parity:
+        st, a = jax.vmap(mala_level)(st, jax.random.split(k_move, n_levels), step_size, betas)
+        # exchange pairs (k, k+1) with k of the current parity, with the carried U (L, M):
         # log alpha = (beta_{k+1} - beta_k) (U(theta_{k+1}) - U(theta_k))
         active = (jnp.arange(n_levels - 1) % 2) == parity
-        log_ratio = (betas[1:] - betas[:-1])[:, None] * (u_all[1:] - u_all[:-1])
-        th, rate = exchange_neighbours(th, log_ratio, active, k_swap)
-        return (th, acc + a, swp + rate, 1 - parity), None
+        log_ratio = (betas[1:] - betas[:-1])[:, None] * (st.value[1:] - st.value[:-1])
+        st, rate = exchange_neighbours(st, log_ratio, active, k_swap)
+        return (st, acc + a, swp + rate, 1 - parity), None
 
+    # U and grad U of every replica, evaluated once and carried through blocks and swaps
+    u, g = jax.vmap(energy_value_and_grad(problem, background, strength))(theta)
     keys = jax.random.split(key, n_blocks)
-    init = (theta, jnp.zeros((n_levels,), theta.dtype), jnp.zeros((n_levels - 1,), theta.dtype),
-            jnp.asarray(0))
-    (theta, acc, swp, _), _ = jax.lax.scan(block, init, keys)
+    init = (MALAState(theta, u, g), jnp.zeros((n_levels,), theta.dtype),
+            jnp.zeros((n_levels - 1,), theta.dtype), jnp.asarray(0))
+    (state, acc, swp, _), _ = jax.lax.scan(block, init, keys)
+    theta = state.position
     # pair k is tried in the blocks whose parity is k % 2
     n_tries = jnp.asarray([max((n_blocks + 1 - (k % 2)) // 2, 1) for k in range(n_levels - 1)],
                           dtype=theta.dtype)
