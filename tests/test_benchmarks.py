@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,6 +35,7 @@ def test_two_hot_step_reports_the_gather_speedup():
     assert r["n_data"] == 15 and r["dim"] == 10
 
 
+@pytest.mark.slow  # 14 s; keeps the default suite under 10 min
 def test_brute_force_reports_errors_against_the_grid_and_equal_accuracy_ratios():
     bench = _load()
     r = bench.brute_force(quick=True, progress=False)
@@ -49,6 +52,7 @@ def test_brute_force_reports_errors_against_the_grid_and_equal_accuracy_ratios()
     json.dumps(r)
 
 
+@pytest.mark.slow  # 23 s; keeps the default suite under 10 min
 def test_cost_scaling_reports_exponents():
     bench = _load()
     r = bench.cost_scaling(quick=True, progress=False)

@@ -93,6 +93,7 @@ def test_alpha_one_particle_branches_free_energy_against_the_theory(sigma2):
         assert pipe["selected"] in ("equal", "not_equilibrated"), pipe
 
 
+@pytest.mark.slow  # 25 s; test_grokking_sweep_compares_the_branch_free_energies covers the default path
 def test_grokking_sweep_free_energy_uses_the_ladder_and_checks_equilibrium():
     """`grokking_sweep(free_energy=True)` (the CLI's --free-energy) estimates F by the ladder at
     every usable point and records whether each cloud is the law of its background; the gap is

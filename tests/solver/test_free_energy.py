@@ -24,6 +24,7 @@ def _closed_form_log_z(problem, background):
     return -0.5 * np.linalg.slogdet(m)[1]
 
 
+@pytest.mark.slow  # 15 s; the legacy TI estimator
 def test_log_partition_matches_closed_form_on_grid_and_by_thermodynamic_integration():
     problem = mf.BayesianProblem(_linear_task(), Identity(), width=3.0, noise=0.1)
     grid_sol = mf.solve(problem, mf.FixedPoint(foreground=mf.Grid(n_points=201, extent=8.0),
