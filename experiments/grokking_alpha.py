@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from meanfield._apps.grokking.transition import (
-    RHAT_TARGET, accuracy_transition, chains_mixed, sweep_transition,
+    RHAT_TARGET, accuracy_transition, chains_mixed, mixed_transition, sweep_transition,
 )
 
 
@@ -61,27 +61,24 @@ def _compare_stored(folder, what, stored, recomputed):
               file=sys.stderr)
 
 
+def _steps(point, d):
+    """MALA steps per chain behind a Langevin point (records before --extend: the config's)."""
+    c = d["config"]
+    return point.get("total_steps", c["warmup"] + c["samples"] * c["thin"])
+
+
 def _langevin_transition(d, width, start, rhat_target=RHAT_TARGET):
     """alpha_t of one Langevin (or baseline) curve of a grokking_langevin record, recomputed from
     the points whose chains have mixed (`chains_mixed`: every split R-hat < rhat_target; the
     others count as missing); also from all points, and the alphas left out."""
     if start in ("prior", "fourier"):
-        pts = sorted((q for q in d["points"] if q["width"] == width and q["start"] == start),
-                     key=lambda q: q["alpha"])
-        mixed = [chains_mixed(q["rhat"], rhat_target) for q in pts]
-        a = [q["alpha"] for q in pts]
-        acc = [q["test_accuracy_chains_mean"] for q in pts]
-        se = [q["test_accuracy_chains_stderr"] or 0.0 for q in pts]
-        c = accuracy_transition(a, [v if m else float("nan") for v, m in zip(acc, mixed)],
-                                d["P"], stderr=se)
-        c_all = accuracy_transition(a, acc, d["P"], stderr=se)
+        pts = [q for q in d["points"] if q["width"] == width and q["start"] == start]
+        c, c_all, left = mixed_transition(pts, d["P"], rhat_target=rhat_target)
         return {"alpha_t": c.value, "alpha_t_err": c.error,
                 "alpha_t_all_points": c_all.value, "alpha_t_all_points_err": c_all.error,
-                "unmixed_alphas": [q["alpha"] for q, m in zip(pts, mixed) if not m],
-                "n_points": len(pts),
+                "unmixed_alphas": left, "n_points": len(pts),
                 "rhat_max": max(max(q["rhat"].values()) for q in pts) if pts else None,
-                "steps_max": max(q.get("total_steps", d["config"]["warmup"] + d["config"]["samples"]
-                                       * d["config"]["thin"]) for q in pts) if pts else None}
+                "steps_max": max(_steps(q, d) for q in pts) if pts else None}
     else:
         bs = sorted((b for b in d["baselines"] if b["width"] == width and b[start]),
                     key=lambda b: b["alpha"])
@@ -164,8 +161,7 @@ def main(argv=None) -> int:
                         "ess_potential": q["ess"]["potential"],
                         "ess_train_loss": q["ess"]["train_loss"],
                         "chains": d["config"]["chains"],
-                        "steps": q.get("total_steps", d["config"]["warmup"]
-                                       + d["config"]["samples"] * d["config"]["thin"]),
+                        "steps": _steps(q, d),
                         "mixed": chains_mixed(q["rhat"], args.rhat_target)})
             for t in d["transitions"]:
                 if t["width"] == width:

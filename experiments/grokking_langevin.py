@@ -51,7 +51,8 @@ import numpy as np  # noqa: E402
 
 import meanfield as mf  # noqa: E402
 from meanfield._apps.grokking.transition import (  # noqa: E402
-    RHAT_TARGET, accuracy_midpoint, accuracy_transition, chains_mixed, specialised_fraction,
+    RHAT_TARGET, accuracy_midpoint, accuracy_transition, chains_mixed, mixed_transition,
+    specialised_fraction,
 )
 from meanfield._misc import Progress  # noqa: E402
 from meanfield._io.results import jsonable, write_experiment, write_text  # noqa: E402
@@ -239,7 +240,11 @@ def baselines(args, width, alpha):
 
 def transition(alphas, acc, P, stderr=None):
     """(alpha_t, err) by the library's one rule (`accuracy_transition`), or (None, None)."""
-    c = accuracy_transition(alphas, acc, P, stderr=stderr)
+    return _pair(accuracy_transition(alphas, acc, P, stderr=stderr))
+
+
+def _pair(c):
+    """(value, error) of a crossed `Crossing`, else (None, None)."""
     return (c.value, c.error) if c.crossed else (None, None)
 
 
@@ -330,25 +335,17 @@ def main(argv=None) -> int:
     transitions = []
     for width in args.widths:
         for start in STARTS:
-            pts = sorted((p for p in points if p["width"] == width and p["start"] == start),
-                         key=lambda p: p["alpha"])
-            a = [p["alpha"] for p in pts]
-            mixed = [chains_mixed(p["rhat"], args.rhat_target) for p in pts]
+            pts = [p for p in points if p["width"] == width and p["start"] == start]
             # a point whose chains have not mixed counts as missing
-            acc = [p["test_accuracy_chains_mean"] if m else float("nan")
-                   for p, m in zip(pts, mixed)]
-            se = [p["test_accuracy_chains_stderr"] or 0.0 for p in pts]
-            at, err = transition(a, acc, args.P, se)
-            at_mean, err_mean = transition(a, [p["test_accuracy"] if m else float("nan")
-                                               for p, m in zip(pts, mixed)], args.P)
-            at_all, err_all = transition(a, [p["test_accuracy_chains_mean"] for p in pts],
-                                         args.P, se)
+            c, c_all, left = mixed_transition(pts, args.P, rhat_target=args.rhat_target)
+            c_mean, _, _ = mixed_transition(pts, args.P, key="test_accuracy", stderr_key=None,
+                                            rhat_target=args.rhat_target)
+            (at, err), (at_mean, err_mean), (at_all, err_all) = map(_pair, (c, c_mean, c_all))
             transitions.append({"width": width, "start": start, "alpha_t": at, "alpha_t_err": err,
                                 "alpha_t_posterior_mean_predictor": at_mean,
                                 "alpha_t_posterior_mean_predictor_err": err_mean,
                                 "alpha_t_all_points": at_all, "alpha_t_all_points_err": err_all,
-                                "unmixed_alphas": [p["alpha"] for p, m in zip(pts, mixed)
-                                                   if not m]})
+                                "unmixed_alphas": left})
         for method in ("nngp", "ntk"):
             bs = sorted((b for b in base if b["width"] == width and b[method]),
                         key=lambda b: b["alpha"])

@@ -32,6 +32,8 @@ References: Seroussi, Naveh & Ringel, Nat. Commun. 2023; Rubin, Seroussi & Ringe
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -134,25 +136,25 @@ class BayesianBackground(eqx.Module):
     discrepancy: Float[Array, "n c"]
 
 
+def _shifted(kernel, noise):
+    """A = Q + noise I."""
+    return kernel + noise * jnp.eye(kernel.shape[0], dtype=kernel.dtype)
+
+
 @jax.jit
 def _admissible(kernel, noise):
-    a = kernel + noise * jnp.eye(kernel.shape[0], dtype=kernel.dtype)
-    return jnp.all(jnp.isfinite(jnp.linalg.cholesky(a)))
+    return jnp.all(jnp.isfinite(jnp.linalg.cholesky(_shifted(kernel, noise))))
 
 
+@functools.partial(jax.jit, static_argnames="with_inverse")
 def _background_arrays(kernel, noise, y, with_inverse: bool):
     """(A^{-1} or None, tbar = A^{-1} y) from one Cholesky factorisation of A = Q + noise I."""
-    n = kernel.shape[0]
-    a = kernel + noise * jnp.eye(n, dtype=kernel.dtype)
-    factor = jsl.cho_factor(a, lower=True)
+    factor = jsl.cho_factor(_shifted(kernel, noise), lower=True)
     tbar = jsl.cho_solve(factor, y)
     if not with_inverse:
         return None, tbar
-    inverse = jsl.cho_solve(factor, jnp.eye(n, dtype=kernel.dtype))
+    inverse = jsl.cho_solve(factor, jnp.eye(kernel.shape[0], dtype=kernel.dtype))
     return 0.5 * (inverse + inverse.T), tbar
-
-
-_background_jit = jax.jit(_background_arrays, static_argnames="with_inverse")
 
 
 class BayesianProblem(AbstractProblem):
@@ -255,8 +257,8 @@ class BayesianProblem(AbstractProblem):
         of A = Q + sigma^2 I (compiled once per shape), and A^{-1} only when the action reads
         it (`needs_inverse`)."""
         kernel = jnp.asarray(kernel)
-        inverse, tbar = _background_jit(kernel, self.noise, self.data.y,
-                                        with_inverse=self.action.needs_inverse)
+        inverse, tbar = _background_arrays(kernel, self.noise, self.data.y,
+                                           with_inverse=self.action.needs_inverse)
         return BayesianBackground(kernel, inverse, tbar)
 
     def field_is_admissible(self, kernel) -> bool:
@@ -295,8 +297,7 @@ class BayesianProblem(AbstractProblem):
         with trace_term), so that the free energy is stationary at the fixed point.
         """
         n, c_out = self.data.y.shape
-        a = kernel + self.noise * jnp.eye(n, dtype=kernel.dtype)
-        factor = jsl.cho_factor(a, lower=True)
+        factor = jsl.cho_factor(_shifted(kernel, self.noise), lower=True)
         quad = jnp.sum(self.data.y * jsl.cho_solve(factor, self.data.y))
         out = -0.5 * quad - 0.5 * n * c_out * jnp.log(2 * jnp.pi)
         if self.action.uses_log_det:

@@ -28,7 +28,7 @@ from ..._observables.fourier import specialised_mask
 from ..._solver.crossing import Crossing, find_crossing
 
 __all__ = ["accuracy_midpoint", "accuracy_transition", "sweep_transition", "specialised_fraction",
-           "chains_mixed", "SPECIALISED_THRESHOLD", "RHAT_TARGET"]
+           "chains_mixed", "mixed_transition", "SPECIALISED_THRESHOLD", "RHAT_TARGET"]
 
 #: Fourier power at the dominant frequency that marks a specialised neuron (`specialised_mask`).
 SPECIALISED_THRESHOLD = 8.0
@@ -89,6 +89,39 @@ def chains_mixed(rhat, target: float = RHAT_TARGET) -> bool:
     values = list(rhat.values()) if isinstance(rhat, dict) else [rhat]
     v = np.asarray(values, dtype=float)
     return bool(v.size > 0 and np.all(np.isfinite(v)) and np.all(v < target))
+
+
+def mixed_transition(points, P: int, *, key: str = "test_accuracy_chains_mean",
+                     stderr_key: str | None = "test_accuracy_chains_stderr",
+                     rhat_target: float = RHAT_TARGET):
+    """`accuracy_transition` of one finite-width curve from its mixed points only.
+
+    Args:
+        points: records with "alpha", "rhat" (a dict of split R-hat) and the accuracy `key`
+            (and its standard error `stderr_key`, or None for none), in any order.
+        P: the modulus.
+        key, stderr_key: which accuracy (and error) to read.
+        rhat_target: `chains_mixed`'s threshold.
+
+    Returns:
+        (Crossing from the mixed points, the others counting as missing; Crossing from all
+        points; the alphas left out, increasing).
+
+    Example (the unmixed upper bracket moves the crossing to the next mixed point):
+        >>> pts = [{"alpha": a, "rhat": {"potential": r}, "acc": v}
+        ...        for a, v, r in [(0.6, 0.2, 1.0), (0.7, 0.8, 1.3), (0.8, 1.0, 1.0)]]
+        >>> c, c_all, left = mixed_transition(pts, 3, key="acc", stderr_key=None)
+        >>> round(c.value, 4), round(c_all.value, 4), left
+        (0.7167, 0.6778, [0.7])
+    """
+    pts = sorted(points, key=lambda q: q["alpha"])
+    mixed = [chains_mixed(q["rhat"], rhat_target) for q in pts]
+    a = [q["alpha"] for q in pts]
+    acc = [q[key] for q in pts]
+    se = None if stderr_key is None else [q[stderr_key] or 0.0 for q in pts]
+    c = accuracy_transition(a, [v if m else float("nan") for v, m in zip(acc, mixed)], P,
+                            stderr=se)
+    return c, accuracy_transition(a, acc, P, stderr=se), [x for x, m in zip(a, mixed) if not m]
 
 
 def specialised_fraction(w, P: int, weights=None, threshold: float = SPECIALISED_THRESHOLD) -> float:
